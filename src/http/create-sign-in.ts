@@ -1,0 +1,234 @@
+import Router from "@koa/router";
+import Cookies from "cookies";
+import Koa from "koa";
+import { cryptoIdGenerator, systemClock, type Clock, type IdGenerator } from "../clock.js";
+import { isLoopbackUrl, parseConfig, type ServiceConfig } from "../config/load.js";
+import type { ParsedConnection } from "../config/schema.js";
+import { createLogger, type Logger } from "../logger.js";
+import { createOidcConnection, installOidcRoutes } from "../oidc/index.js";
+import { createSamlConnection, installSamlRoutes } from "../saml/index.js";
+import { createStore } from "../session/create-store.js";
+import { createSessionMiddleware, type SessionLifetime } from "../session/session.js";
+import type { Store } from "../session/store.js";
+import { createSmartConnection, installSmartRoutes } from "../smart/index.js";
+import { ConnectionRegistry, type Connection } from "./connection.js";
+import { errorHandler } from "./error-handler.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { currentSession, installCoreRoutes, installHealthRoutes } from "./routes.js";
+import type { ServiceContext } from "./service.js";
+import type { Identity } from "../identity/identity.js";
+import type { ServerSideTokens } from "../session/session.js";
+
+/** Options of {@link createSignIn}; all optional, for tests and embedding. */
+export interface SignInOptions {
+  /** Replaces the clock (tests). */
+  clock?: Clock;
+  /** Replaces the random ID source (tests). */
+  ids?: IdGenerator;
+  logger?: Logger;
+  /** Replaces the store built from `session.store`. */
+  store?: Store;
+  metrics?: Metrics;
+}
+
+/** A configured sign-in service, ready to mount in a Koa app. */
+export interface SignIn {
+  /** Routes of the service, with paths relative to the path of `baseUrl`. */
+  readonly router: Router;
+  readonly registry: ConnectionRegistry;
+  readonly services: ServiceContext;
+  /**
+   * Adds the service to `app`: health routes, the session middleware (which sets
+   * `ctx.state.identity` for every later middleware) and the routes.
+   */
+  mount(app: Koa): void;
+  /** Returns the signed-in identity of a request, or undefined. */
+  identity(ctx: Koa.Context): Identity | undefined;
+  /**
+   * Returns the server-side tokens of the signed-in session (OIDC and SMART access tokens),
+   * for in-process code that calls an API on the user's behalf. Never send them to a browser.
+   */
+  tokens(ctx: Koa.Context): ServerSideTokens | undefined;
+  /** Stops timers and closes the store. */
+  close(): Promise<void>;
+}
+
+type ConnectionFactory = (connection: never, svc: ServiceContext) => Promise<Connection>;
+
+const CONNECTION_FACTORIES: Record<ParsedConnection["type"], ConnectionFactory> = {
+  saml: createSamlConnection as ConnectionFactory,
+  oidc: createOidcConnection as ConnectionFactory,
+  smart: createSmartConnection as ConnectionFactory,
+};
+
+const ROUTE_INSTALLERS = [installSamlRoutes, installOidcRoutes, installSmartRoutes];
+
+function logRelaxations(config: ServiceConfig, logger: Logger): void {
+  for (const connection of config.connections) {
+    if (connection.type !== "saml") continue;
+    if (connection.allowIdpInitiated) {
+      logger.warn(
+        { connection: connection.id, landing: connection.idpInitiatedReturnTo },
+        "allowIdpInitiated is on: unsolicited SAML responses are accepted for this connection",
+      );
+    }
+    if (connection.allowSha1) {
+      logger.warn(
+        { connection: connection.id },
+        "allowSha1 is on: SHA-1 signatures are accepted for this connection",
+      );
+    }
+  }
+}
+
+/**
+ * Creates the sign-in service from a configuration (a parsed config file, or an object of the
+ * same shape). Loads every connection's IdP metadata or discovery document before it resolves.
+ *
+ * @example
+ * ```ts
+ * const app = new Koa();
+ * const signIn = await createSignIn(config);
+ * signIn.mount(app);
+ * app.use((ctx) => { ctx.body = ctx.state.identity?.email ?? "anonymous"; });
+ * ```
+ */
+export async function createSignIn(
+  config: ServiceConfig | unknown,
+  options: SignInOptions = {},
+): Promise<SignIn> {
+  const parsed = isServiceConfig(config) ? config : parseConfig(config);
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? cryptoIdGenerator;
+  const logger = options.logger ?? createLogger(parsed.logLevel);
+  const store = options.store ?? createStore(parsed.session.store, { clock, logger });
+  const metrics = options.metrics ?? createMetrics(false);
+  const lifetime: SessionLifetime = {
+    maxAgeMs: parsed.session.maxAge,
+    idleTimeoutMs: parsed.session.idleTimeout,
+  };
+  const baseUrl = parsed.baseUrl;
+  const basePath = new URL(baseUrl).pathname.replace(/\/+$/, "");
+  const httpsBase = baseUrl.startsWith("https:");
+  // Protocol cookies are SameSite=None, which browsers accept only with Secure; browsers also
+  // accept Secure cookies from http://localhost, so loopback demos work without TLS.
+  const cookiesMaySetSecure = httpsBase || isLoopbackUrl(baseUrl);
+  const jarKey = Symbol("federated-signin.cookies");
+
+  const svc: ServiceContext = {
+    config: parsed,
+    baseUrl,
+    store,
+    clock,
+    ids,
+    logger,
+    metrics,
+    lifetime,
+    cookies(ctx) {
+      const state = ctx.state as Record<symbol, Cookies | undefined>;
+      let jar = state[jarKey];
+      if (!jar) {
+        jar = new Cookies(ctx.req, ctx.res, { keys: parsed.session.keys, secure: cookiesMaySetSecure });
+        state[jarKey] = jar;
+      }
+      return jar;
+    },
+  };
+
+  logRelaxations(parsed, logger);
+  const registry = new ConnectionRegistry();
+  for (const connectionConfig of parsed.connections) {
+    const factory = CONNECTION_FACTORIES[connectionConfig.type];
+    registry.add(await factory(connectionConfig as never, svc));
+  }
+
+  const router = new Router({ prefix: basePath || undefined });
+  router.use(errorHandler(logger, `${baseUrl}/`));
+  installCoreRoutes(router, registry, svc);
+  for (const install of ROUTE_INSTALLERS) install(router, registry);
+
+  const healthRouter = new Router({ prefix: basePath || undefined });
+  installHealthRoutes(healthRouter, registry, svc);
+
+  return {
+    router,
+    registry,
+    services: svc,
+    mount(app: Koa) {
+      const sessionMiddleware = createSessionMiddleware(app, {
+        store,
+        clock,
+        ids,
+        lifetime,
+        cookieName: parsed.session.cookieName,
+        secureCookie: httpsBase,
+      });
+      app.use(healthRouter.routes());
+      app.use(errorHandlerForSession(logger, `${baseUrl}/`, basePath));
+      app.use(async (ctx, next) => {
+        // koa-session signs its cookie with ctx.cookies; give it our keys for the session
+        // middleware only, and hand the host app its own jar for everything downstream.
+        const hostCookies = ctx.cookies;
+        const ourCookies = svc.cookies(ctx);
+        ctx.cookies = ourCookies;
+        await sessionMiddleware(ctx, async () => {
+          ctx.cookies = hostCookies;
+          const record = currentSession(ctx, svc);
+          if (record) ctx.state.identity = record.identity;
+          try {
+            await next();
+          } finally {
+            ctx.cookies = ourCookies;
+          }
+        });
+        ctx.cookies = hostCookies;
+      });
+      app.use(router.routes());
+      app.use(router.allowedMethods());
+    },
+    identity(ctx) {
+      return currentSession(ctx, svc)?.identity;
+    },
+    tokens(ctx) {
+      return currentSession(ctx, svc)?.tokens;
+    },
+    async close() {
+      for (const connection of registry.all()) await connection.close?.();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * Renders store failures while loading the session as our error page for our own paths; for
+ * the host app's paths the coded error (status 503) goes to the host's own error handling.
+ */
+function errorHandlerForSession(logger: Logger, homePath: string, basePath: string): Koa.Middleware {
+  const handler = errorHandler(logger, homePath);
+  return async (ctx, next) => {
+    if (basePath === "" || ctx.path === basePath || ctx.path.startsWith(`${basePath}/`)) {
+      await handler(ctx, next);
+    } else {
+      await next();
+    }
+  };
+}
+
+function isServiceConfig(value: unknown): value is ServiceConfig {
+  return value !== null && typeof value === "object" && "configDir" in value;
+}
+
+/**
+ * Creates a standalone Koa app serving the sign-in service (what `federated-signin start`
+ * runs).
+ */
+export async function createApp(
+  config: ServiceConfig | unknown,
+  options: SignInOptions = {},
+): Promise<{ app: Koa; signIn: SignIn }> {
+  const signIn = await createSignIn(config, options);
+  const app = new Koa({ proxy: signIn.services.config.trustProxy });
+  app.silent = true;
+  signIn.mount(app);
+  return { app, signIn };
+}

@@ -1,0 +1,107 @@
+import { systemClock, type Clock } from "../clock.js";
+import type { Store } from "./store.js";
+
+interface Entry {
+  value: string;
+  expiresAt: number;
+}
+
+/** Options for {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Maximum number of keys; the least recently written key is evicted past it. */
+  maxEntries?: number;
+  clock?: Clock;
+  /** Interval of the sweep that drops expired keys, in milliseconds. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * In-process store for a single instance: bounded, with per-key TTL. Several instances behind a
+ * load balancer need the Redis store instead, because each process would have its own copy.
+ */
+export class MemoryStore implements Store {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  private readonly clock: Clock;
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.clock = options.clock ?? systemClock;
+    this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
+    this.sweepTimer.unref();
+  }
+
+  /** Number of live and not yet swept keys. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.read(key);
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.write(key, value, ttlMs);
+  }
+
+  async add(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.read(key) !== undefined) return false;
+    this.write(key, value, ttlMs);
+    return true;
+  }
+
+  async take(key: string): Promise<string | undefined> {
+    const value = this.read(key);
+    this.entries.delete(key);
+    return value;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.entries.delete(key);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.entries.clear();
+  }
+
+  /** Drops every expired key. */
+  sweep(): void {
+    const now = this.clock.now();
+    for (const [key, entry] of this.entries) {
+      if (entry.expiresAt <= now) this.entries.delete(key);
+    }
+  }
+
+  private read(key: string): string | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.clock.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  private write(key: string, value: string, ttlMs: number): void {
+    if (ttlMs <= 0) {
+      this.entries.delete(key);
+      return;
+    }
+    // Re-inserting moves the key to the end of the Map's order, so eviction takes the
+    // least recently written key.
+    this.entries.delete(key);
+    this.entries.set(key, { value, expiresAt: this.clock.now() + ttlMs });
+    if (this.entries.size > this.maxEntries) {
+      this.sweep();
+      while (this.entries.size > this.maxEntries) {
+        const oldest = this.entries.keys().next();
+        if (oldest.done) break;
+        this.entries.delete(oldest.value);
+      }
+    }
+  }
+}

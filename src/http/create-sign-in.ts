@@ -8,7 +8,11 @@ import { createLogger, type Logger } from "../logger.js";
 import { createOidcConnection, installOidcRoutes } from "../oidc/index.js";
 import { createSamlConnection, installSamlRoutes } from "../saml/index.js";
 import { createStore } from "../session/create-store.js";
-import { createSessionMiddleware, type SessionLifetime } from "../session/session.js";
+import {
+  SESSION_COOKIE_JAR,
+  createSessionMiddleware,
+  type SessionLifetime,
+} from "../session/session.js";
 import type { Store } from "../session/store.js";
 import { createSmartConnection, installSmartRoutes } from "../smart/index.js";
 import { ConnectionRegistry, type Connection } from "./connection.js";
@@ -170,6 +174,7 @@ export async function createSignIn(
         // middleware only, and hand the host app its own jar for everything downstream.
         const hostCookies = ctx.cookies;
         const ourCookies = svc.cookies(ctx);
+        (ctx.state as Record<symbol, unknown>)[SESSION_COOKIE_JAR] = ourCookies;
         ctx.cookies = ourCookies;
         await sessionMiddleware(ctx, async () => {
           ctx.cookies = hostCookies;

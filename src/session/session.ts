@@ -49,6 +49,12 @@ export interface SessionLifetime {
 
 const SESSION_KEY_PREFIX = "sess:";
 
+/**
+ * Key in `ctx.state` of the cookie jar signed with the session keys. The mount middleware sets
+ * it, because the host app's own `ctx.cookies` may use other keys or none.
+ */
+export const SESSION_COOKIE_JAR = Symbol("federated-signin.session-cookies");
+
 /** Minimum time between idle-timer writes, so `/auth` does not write the store on every call. */
 export function touchIntervalMs(idleTimeoutMs: number): number {
   return Math.min(60_000, Math.max(1_000, Math.floor(idleTimeoutMs / 10)));
@@ -181,7 +187,16 @@ export async function startSession(
   if (current) {
     for (const key of Object.keys(current.toJSON())) delete (current as unknown as Record<string, unknown>)[key];
     Object.assign(current, record);
-    await current.regenerate();
+    // regenerate() writes the new session cookie at once, so it must use the jar signed with
+    // our keys even when this runs inside the host app's middleware.
+    const jar = (ctx.state as Record<symbol, Koa.Context["cookies"] | undefined>)[SESSION_COOKIE_JAR];
+    const previous = ctx.cookies;
+    if (jar) ctx.cookies = jar;
+    try {
+      await current.regenerate();
+    } finally {
+      ctx.cookies = previous;
+    }
   }
   return record;
 }

@@ -3,7 +3,7 @@
  * throws a {@link SignInError} whose `code` comes from the closed list {@link ERROR_CODES}.
  *
  * Two layers of detail: `message` and `fix` are safe to show in a browser, because they are
- * built from our own configuration only. `logDetails` holds what the stranger sent (IDs, issuer
+ * built from our own configuration only. `logDetails` contains what the stranger sent (IDs, issuer
  * strings, status messages) and goes only to the log, never to the page.
  */
 
@@ -201,6 +201,11 @@ export const ERROR_CODES = {
     400,
     "SMART launch request is invalid",
     "The EHR must open the launch URL with both iss and launch parameters.",
+  ),
+  SMART_TOKEN_REFRESH_FAILED: info(
+    401,
+    "SMART access token could not be refreshed",
+    "Launch the app again from the EHR, or sign in again; the refresh token is missing, expired or revoked.",
   ),
   SMART_DISCOVERY_FAILED: info(
     502,

@@ -4,7 +4,7 @@ import type { Clock, IdGenerator } from "../clock.js";
 import type { Identity } from "../identity/identity.js";
 import type { Store } from "./store.js";
 
-/** What a protocol module needs to end the session at the IdP later (SAML SLO, OIDC logout). */
+/** Data a protocol module needs to end the session at the IdP later (SAML SLO, OIDC logout). */
 export interface IdpSessionInfo {
   /** SAML NameID, its Format and SessionIndex, for a LogoutRequest. */
   nameId?: string;

@@ -162,6 +162,13 @@ export const serviceConfigSchema = z
       .strict()
       .default({ host: "127.0.0.1", port: 3000 }),
     trustProxy: z.boolean().default(false),
+    audit: z
+      .object({
+        /** "stdout" (default), "none", or the path of a file to append JSON lines to. */
+        sink: z.union([z.enum(["stdout", "none"]), z.object({ file: z.string().min(1) }).strict()]),
+      })
+      .strict()
+      .default({ sink: "stdout" }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     session: z
       .object({

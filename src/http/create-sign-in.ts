@@ -1,6 +1,8 @@
+import path from "node:path";
 import Router from "@koa/router";
 import Cookies from "cookies";
 import Koa from "koa";
+import { AuditLog, discardSink, fileSink, stdoutSink, type AuditSink } from "../audit/audit.js";
 import { cryptoIdGenerator, systemClock, type Clock, type IdGenerator } from "../clock.js";
 import { isLoopbackUrl, parseConfig, type ServiceConfig } from "../config/load.js";
 import type { ParsedConnection } from "../config/schema.js";
@@ -33,6 +35,8 @@ export interface SignInOptions {
   /** Replaces the store built from `session.store`. */
   store?: Store;
   metrics?: Metrics;
+  /** Replaces the audit sink chosen by `audit.sink`. */
+  auditSink?: AuditSink;
 }
 
 /** A configured sign-in service, ready to mount in a Koa app. */
@@ -107,6 +111,7 @@ export async function createSignIn(
   const logger = options.logger ?? createLogger(parsed.logLevel);
   const store = options.store ?? createStore(parsed.session.store, { clock, logger });
   const metrics = options.metrics ?? createMetrics(false);
+  const audit = new AuditLog(options.auditSink ?? createAuditSink(parsed), clock);
   const lifetime: SessionLifetime = {
     maxAgeMs: parsed.session.maxAge,
     idleTimeoutMs: parsed.session.idleTimeout,
@@ -127,6 +132,7 @@ export async function createSignIn(
     ids,
     logger,
     metrics,
+    audit,
     lifetime,
     cookies(ctx) {
       const state = ctx.state as Record<symbol, Cookies | undefined>;
@@ -200,6 +206,7 @@ export async function createSignIn(
     async close() {
       for (const connection of registry.all()) await connection.close?.();
       await store.close();
+      await audit.close();
     },
   };
 }
@@ -217,6 +224,13 @@ function errorHandlerForSession(logger: Logger, homePath: string, basePath: stri
       await next();
     }
   };
+}
+
+function createAuditSink(config: ServiceConfig): AuditSink {
+  const sink = config.audit.sink;
+  if (sink === "stdout") return stdoutSink;
+  if (sink === "none") return discardSink;
+  return fileSink(path.resolve(config.configDir, sink.file));
 }
 
 function isServiceConfig(value: unknown): value is ServiceConfig {

@@ -178,10 +178,13 @@ export function installCoreRoutes(
         connection: record.identity.connection,
         kind: wantsIdpLogout ? "idp" : "local",
       });
-      svc.logger.info(
-        { event: "logout", connection: record.identity.connection, user: record.identity.id },
-        "session ended",
-      );
+      svc.audit.record({
+        event: "logout",
+        connection: record.identity.connection,
+        user: record.identity.id,
+        kind: wantsIdpLogout ? "idp" : "local",
+        clientIp: ctx.ip,
+      });
       if (wantsIdpLogout && connection?.startIdpLogout) {
         idpLogoutUrl = await connection.startIdpLogout(ctx, record);
       }

@@ -1,5 +1,6 @@
 import type Cookies from "cookies";
 import type Koa from "koa";
+import type { AuditLog } from "../audit/audit.js";
 import type { Clock, IdGenerator } from "../clock.js";
 import type { ServiceConfig } from "../config/load.js";
 import type { Logger } from "../logger.js";
@@ -17,6 +18,7 @@ export interface ServiceContext {
   ids: IdGenerator;
   logger: Logger;
   metrics: Metrics;
+  audit: AuditLog;
   lifetime: SessionLifetime;
   /**
    * Returns the cookie jar signed with our session keys (not the host app's `app.keys`), for

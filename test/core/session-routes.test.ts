@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import Koa from "koa";
 import request from "supertest";
+import { MemorySink } from "../../src/audit/audit.js";
 import { parseConfig } from "../../src/config/load.js";
 import { createSignIn, type SignIn } from "../../src/http/create-sign-in.js";
 import type { Identity } from "../../src/identity/identity.js";
@@ -35,6 +36,7 @@ interface Harness {
   signIn: SignIn;
   clock: FakeClock;
   store: MemoryStore;
+  audit: MemorySink;
 }
 
 /**
@@ -48,7 +50,9 @@ async function createHarness(options: { idpLimitMs?: number; baseUrl?: string } 
     baseUrl: options.baseUrl ?? "http://localhost:3000",
     session: { keys: [TEST_SESSION_KEY], maxAge: "1h", idleTimeout: "10m" },
   });
+  const audit = new MemorySink();
   const signIn = await createSignIn(config, {
+    auditSink: audit,
     clock,
     ids: new SequenceIds("sess"),
     store,
@@ -77,7 +81,7 @@ async function createHarness(options: { idpLimitMs?: number; baseUrl?: string } 
     }
     await next();
   });
-  return { app, signIn, clock, store };
+  return { app, signIn, clock, store, audit };
 }
 
 async function signInCookie(harness: Harness, query = ""): Promise<string> {
@@ -234,6 +238,11 @@ describe("session routes", () => {
     expect(logout.headers.location).toBe("http://localhost:3000/");
     const response = await request(harness.app.callback()).get("/session").set("Cookie", cookie);
     expect(response.status).toBe(401);
+    const events = harness.audit.events();
+    expect(events).toHaveLength(1);
+    expect(events[0]?.event).toBe("logout");
+    expect(events[0]?.user).toBe(testIdentity().id);
+    expect(events[0]?.kind).toBe("local");
   });
 
   it("POST /logout from another site is rejected", async () => {

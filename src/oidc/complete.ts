@@ -1,0 +1,48 @@
+import type Koa from "koa";
+import { isSignInError } from "../errors.js";
+import type { ServiceContext } from "../http/service.js";
+import { resetCurrentSession } from "../http/routes.js";
+import { startSession, type NewSession } from "../session/session.js";
+
+/**
+ * Runs a callback handler with the sign-in metrics: a failure counts with its code and is
+ * re-thrown for the error handler, which renders and logs it.
+ */
+export async function withSignInMetrics(
+  svc: ServiceContext,
+  labels: { connection: string; protocol: "oidc" | "smart" },
+  handler: () => Promise<void>,
+): Promise<void> {
+  const stopTimer = svc.metrics.signInDuration.startTimer(labels);
+  try {
+    await handler();
+    svc.metrics.signIns.inc({ ...labels, result: "success", code: "" });
+  } catch (error) {
+    const code = isSignInError(error) ? error.code : "INTERNAL_ERROR";
+    svc.metrics.signIns.inc({ ...labels, result: "failure", code });
+    throw error;
+  } finally {
+    stopTimer();
+  }
+}
+
+/** Starts the session (with a fresh session key) and sends the browser to `returnTo`. */
+export async function completeSignIn(
+  ctx: Koa.Context,
+  svc: ServiceContext,
+  session: NewSession,
+  returnTo: string,
+): Promise<void> {
+  await startSession(ctx, svc.clock, svc.lifetime, session);
+  resetCurrentSession(ctx);
+  ctx.set("Cache-Control", "no-store");
+  ctx.status = 303;
+  ctx.redirect(`${svc.baseUrl}${returnTo}`);
+}
+
+/** Milliseconds since the epoch when an access token of `expires_in` seconds expires. */
+export function expiresAtMs(now: number, expiresInSeconds: unknown): number | undefined {
+  return typeof expiresInSeconds === "number" && Number.isFinite(expiresInSeconds)
+    ? now + expiresInSeconds * 1000
+    : undefined;
+}

@@ -6,7 +6,6 @@ export function isLocalPath(value: string): boolean {
   if (!value.startsWith("/")) return false;
   if (value.startsWith("//")) return false;
   if (value.includes("\\")) return false;
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) return false;
   try {
     // A path such as "/%2F%2Fevil.example" stays local; decoding is checked for "//" anyway,

@@ -87,6 +87,9 @@ export class MemoryStore implements Store {
   }
 
   private write(key: string, value: string, ttlMs: number): void {
+    if (!Number.isFinite(ttlMs)) {
+      throw new RangeError(`TTL must be a finite number of milliseconds (got ${ttlMs})`);
+    }
     if (ttlMs <= 0) {
       this.entries.delete(key);
       return;

@@ -2,6 +2,7 @@ import path from "node:path";
 import Router from "@koa/router";
 import Cookies from "cookies";
 import Koa from "koa";
+import type { CustomFetch } from "openid-client";
 import { AuditLog, discardSink, fileSink, stdoutSink, type AuditSink } from "../audit/audit.js";
 import { cryptoIdGenerator, systemClock, type Clock, type IdGenerator } from "../clock.js";
 import { isLoopbackUrl, parseConfig, type ServiceConfig } from "../config/load.js";
@@ -37,6 +38,12 @@ export interface SignInOptions {
   metrics?: Metrics;
   /** Replaces the audit sink chosen by `audit.sink`. */
   auditSink?: AuditSink;
+  /**
+   * Test hook: replaces the global fetch for requests to the OpenID providers of `type: oidc`
+   * connections, so a test can route a provider's https origin to a loopback server. Leave it
+   * unset outside tests.
+   */
+  fetch?: CustomFetch;
 }
 
 /** A configured sign-in service, ready to mount in a Koa app. */
@@ -134,6 +141,7 @@ export async function createSignIn(
     metrics,
     audit,
     lifetime,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
     cookies(ctx) {
       const state = ctx.state as Record<symbol, Cookies | undefined>;
       let jar = state[jarKey];
@@ -246,7 +254,9 @@ export async function createApp(
   options: SignInOptions = {},
 ): Promise<{ app: Koa; signIn: SignIn }> {
   const signIn = await createSignIn(config, options);
-  const app = new Koa({ proxy: signIn.services.config.trustProxy });
+  // With trustProxy, only the last X-Forwarded-For entry (the one our proxy added) counts as
+  // the client address, so a client cannot choose the address that audit events record.
+  const app = new Koa({ proxy: signIn.services.config.trustProxy, maxIpsCount: 1 });
   app.silent = true;
   signIn.mount(app);
   return { app, signIn };

@@ -54,7 +54,12 @@ function setForwardAuthHeaders(ctx: Koa.Context, identity: Identity): void {
   ctx.set("X-Auth-Request-Connection", identity.connection);
 }
 
-function renderHome(svc: ServiceContext, registry: ConnectionRegistry, record?: SessionRecord): string {
+function renderHome(
+  svc: ServiceContext,
+  registry: ConnectionRegistry,
+  returnTo: string,
+  record?: SessionRecord,
+): string {
   const base = svc.config.baseUrl;
   if (record) {
     const identity = record.identity;
@@ -100,7 +105,7 @@ ${
       : `<ul class="connections">
 ${connections
   .map(
-    (connection) => `<li><a class="button" href="${escapeHtml(base + connection.loginPath("/"))}">
+    (connection) => `<li><a class="button" href="${escapeHtml(base + connection.loginPath(returnTo))}">
 <span>Sign in with ${escapeHtml(connection.displayName)}</span><span class="protocol">${escapeHtml(connection.type.toUpperCase())}</span></a></li>`,
   )
   .join("\n")}
@@ -133,7 +138,7 @@ export function installCoreRoutes(
   router.get("/", (ctx) => {
     setPageHeaders(ctx);
     ctx.type = "html";
-    ctx.body = renderHome(svc, registry, currentSession(ctx, svc));
+    ctx.body = renderHome(svc, registry, safeReturnTo(ctx.query.returnTo), currentSession(ctx, svc));
   });
 
   router.get("/session", (ctx) => {
@@ -151,6 +156,14 @@ export function installCoreRoutes(
     ctx.set("Cache-Control", "no-store");
     const record = currentSession(ctx, svc);
     if (!record) {
+      // Traefik ForwardAuth passes a non-2xx answer to the browser as it is, so with
+      // ?redirect=1 an anonymous request is sent to the sign-in page with the requested path.
+      // nginx auth_request accepts only 2xx, 401 and 403, so it must not use redirect mode.
+      if (ctx.query.redirect === "1") {
+        const requested = safeReturnTo(ctx.get("x-forwarded-uri") || ctx.get("x-original-uri"));
+        ctx.redirect(`${svc.config.baseUrl}/?returnTo=${encodeURIComponent(requested)}`);
+        return;
+      }
       ctx.status = 401;
       ctx.body = "";
       return;

@@ -1,5 +1,6 @@
 import type Cookies from "cookies";
 import type Koa from "koa";
+import type { CustomFetch } from "openid-client";
 import type { AuditLog } from "../audit/audit.js";
 import type { Clock, IdGenerator } from "../clock.js";
 import type { ServiceConfig } from "../config/load.js";
@@ -20,6 +21,11 @@ export interface ServiceContext {
   metrics: Metrics;
   audit: AuditLog;
   lifetime: SessionLifetime;
+  /**
+   * Test hook: the fetch used for requests to the OpenID providers of `type: oidc` connections
+   * (discovery, JWKS, token endpoint). Undefined in production, where the global fetch is used.
+   */
+  fetch?: CustomFetch;
   /**
    * Returns the cookie jar signed with our session keys (not the host app's `app.keys`), for
    * short-lived protocol cookies such as the SAML request binding.

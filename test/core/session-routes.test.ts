@@ -311,3 +311,24 @@ describe("session routes", () => {
     expect(response.text).toContain("federated_signin_sign_ins_total");
   });
 });
+
+describe("forward-auth redirect mode", () => {
+  it("anonymous /auth?redirect=1 goes to the sign-in page", async () => {
+    const harness = await createHarness();
+    try {
+      const response = await request(harness.app.callback())
+        .get("/auth?redirect=1")
+        .set("X-Forwarded-Uri", "/charts/42?tab=vitals");
+      expect(response.status).toBe(302);
+      expect(response.headers.location).toBe(
+        `http://localhost:3000/?returnTo=${encodeURIComponent("/charts/42?tab=vitals")}`,
+      );
+      const offSite = await request(harness.app.callback())
+        .get("/auth?redirect=1")
+        .set("X-Forwarded-Uri", "//evil.example/");
+      expect(offSite.headers.location).toBe("http://localhost:3000/?returnTo=%2F");
+    } finally {
+      await harness.signIn.close();
+    }
+  });
+});

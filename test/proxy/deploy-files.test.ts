@@ -218,7 +218,7 @@ describe("deployment files", () => {
       };
     };
     const forwardAuth = traefik.http.middlewares["federated-signin-auth"]?.forwardAuth;
-    expect(forwardAuth?.address).toBe("http://signin:3000/auth");
+    expect(forwardAuth?.address).toBe("http://signin:3000/auth?redirect=1");
     expect(forwardAuth?.trustForwardHeader).toBe(false);
     expect(forwardAuth?.authResponseHeaders.map((name) => name.toLowerCase()).sort()).toEqual(
       serviceHeaders,

@@ -21,8 +21,8 @@ import {
  * repository, and must never be reachable from a network users rely on.
  */
 
-/** Tenant ID of the demo IdP (made up). */
-export const DEMO_TENANT_ID = "7f0c5d1e-0000-4000-8000-00000000de70";
+/** Tenant ID of the demo IdP (made up); the demo OpenID provider uses the same one. */
+export const DEMO_TENANT_ID = "6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c";
 
 const CERTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../certs");
 
@@ -43,7 +43,7 @@ export const DEMO_USERS: DemoUser[] = [
   {
     key: "alice",
     label: "Dr. Alice Nguyen, Cardiology",
-    objectId: "a11ce000-0000-4000-8000-000000000001",
+    objectId: "a1111111-1111-4111-8111-111111111111",
     upn: "alice.nguyen@demo-health.example",
     displayName: "Dr. Alice Nguyen",
     givenName: "Alice",
@@ -54,7 +54,7 @@ export const DEMO_USERS: DemoUser[] = [
   {
     key: "bob",
     label: "Bob Patel, Nursing",
-    objectId: "b0b00000-0000-4000-8000-000000000002",
+    objectId: "b2222222-2222-4222-8222-222222222222",
     upn: "bob.patel@demo-health.example",
     displayName: "Bob Patel",
     givenName: "Bob",
@@ -65,7 +65,7 @@ export const DEMO_USERS: DemoUser[] = [
   {
     key: "carol",
     label: "Carol Smith, IT admin",
-    objectId: "ca401000-0000-4000-8000-000000000003",
+    objectId: "c3333333-3333-4333-8333-333333333333",
     upn: "carol.smith@demo-health.example",
     displayName: "Carol Smith",
     givenName: "Carol",

@@ -1,66 +1,53 @@
 import type Koa from "koa";
-import type { Identity, Protocol } from "../identity/identity.js";
-import { SignInError } from "../errors.js";
+import { isSignInError } from "../errors.js";
+import type { Protocol } from "../identity/identity.js";
+import { currentSession } from "./routes.js";
 import type { ServiceContext } from "./service.js";
 
-/** Records a completed sign-in: metrics and one audit event. */
-export function recordSignInSuccess(ctx: Koa.Context, svc: ServiceContext, identity: Identity): void {
-  svc.metrics.signIns.inc({
-    connection: identity.connection,
-    protocol: identity.protocol,
-    result: "success",
-    code: "",
-  });
+/**
+ * Runs a sign-in step (SAML ACS, OIDC or SMART callback) and records its outcome once: the
+ * sign-in counter and duration histogram, and an audit event (with the SMART patient and
+ * encounter when a launch opened them). A failure is re-thrown for the error handler, which
+ * renders it and writes the log line.
+ */
+export async function measureSignIn(
+  ctx: Koa.Context,
+  svc: ServiceContext,
+  labels: { connection: string; protocol: Protocol },
+  step: () => Promise<void>,
+): Promise<void> {
+  const stopTimer = svc.metrics.signInDuration.startTimer(labels);
+  try {
+    await step();
+  } catch (error) {
+    const code = isSignInError(error) ? error.code : "INTERNAL_ERROR";
+    svc.metrics.signIns.inc({ ...labels, result: "failure", code });
+    svc.audit.record({ event: "sign_in_failed", ...labels, code, clientIp: ctx.ip });
+    throw error;
+  } finally {
+    stopTimer();
+  }
+  svc.metrics.signIns.inc({ ...labels, result: "success", code: "" });
+  const identity = currentSession(ctx, svc)?.identity;
+  if (!identity) return;
+  const smart = identity.smart;
   svc.audit.record({
     event: "sign_in_succeeded",
-    connection: identity.connection,
-    protocol: identity.protocol,
+    ...labels,
     user: identity.id,
     clientIp: ctx.ip,
-    ...(identity.smart?.patient ? { smartPatient: identity.smart.patient } : {}),
-    ...(identity.smart?.encounter ? { smartEncounter: identity.smart.encounter } : {}),
+    ...(smart?.patient ? { smartPatient: smart.patient } : {}),
+    ...(smart?.encounter ? { smartEncounter: smart.encounter } : {}),
   });
-  if (identity.smart) {
+  if (smart) {
     svc.audit.record({
       event: "smart_launch",
       connection: identity.connection,
       user: identity.id,
-      fhirBaseUrl: identity.smart.fhirBaseUrl,
+      fhirBaseUrl: smart.fhirBaseUrl,
       clientIp: ctx.ip,
-      ...(identity.smart.patient ? { patient: identity.smart.patient } : {}),
-      ...(identity.smart.encounter ? { encounter: identity.smart.encounter } : {}),
+      ...(smart.patient ? { patient: smart.patient } : {}),
+      ...(smart.encounter ? { encounter: smart.encounter } : {}),
     });
-  }
-}
-
-/** Records a rejected sign-in: metrics and one audit event; the error page and log line come from the error handler. */
-export function recordSignInFailure(
-  ctx: Koa.Context,
-  svc: ServiceContext,
-  connection: string,
-  protocol: Protocol,
-  error: unknown,
-): void {
-  const code = error instanceof SignInError ? error.code : "INTERNAL_ERROR";
-  svc.metrics.signIns.inc({ connection, protocol, result: "failure", code });
-  svc.audit.record({ event: "sign_in_failed", connection, protocol, code, clientIp: ctx.ip });
-}
-
-/**
- * Runs a sign-in step (ACS, callback) and records its failure; the caller records success
- * once the session exists.
- */
-export async function withSignInOutcome<T>(
-  ctx: Koa.Context,
-  svc: ServiceContext,
-  connection: string,
-  protocol: Protocol,
-  step: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await step();
-  } catch (error) {
-    recordSignInFailure(ctx, svc, connection, protocol, error);
-    throw error;
   }
 }

@@ -1,29 +1,20 @@
 import type Koa from "koa";
-import { isSignInError } from "../errors.js";
+import { measureSignIn } from "../http/outcome.js";
 import type { ServiceContext } from "../http/service.js";
 import { resetCurrentSession } from "../http/routes.js";
 import { startSession, type NewSession } from "../session/session.js";
 
 /**
- * Runs a callback handler with the sign-in metrics: a failure counts with its code and is
- * re-thrown for the error handler, which renders and logs it.
+ * Runs a callback handler with the sign-in metrics and audit events; a failure is re-thrown for
+ * the error handler, which renders and logs it.
  */
-export async function withSignInMetrics(
+export function withSignInMetrics(
+  ctx: Koa.Context,
   svc: ServiceContext,
   labels: { connection: string; protocol: "oidc" | "smart" },
   handler: () => Promise<void>,
 ): Promise<void> {
-  const stopTimer = svc.metrics.signInDuration.startTimer(labels);
-  try {
-    await handler();
-    svc.metrics.signIns.inc({ ...labels, result: "success", code: "" });
-  } catch (error) {
-    const code = isSignInError(error) ? error.code : "INTERNAL_ERROR";
-    svc.metrics.signIns.inc({ ...labels, result: "failure", code });
-    throw error;
-  } finally {
-    stopTimer();
-  }
+  return measureSignIn(ctx, svc, labels, handler);
 }
 
 /** Starts the session (with a fresh session key) and sends the browser to `returnTo`. */

@@ -10,7 +10,7 @@ import { beginTransaction } from "./transaction.js";
 /** Starts a sign-in: stores state, nonce and the PKCE verifier, then redirects to the provider. */
 async function login(ctx: Koa.Context, connection: OidcConnection): Promise<void> {
   const svc = connection.svc;
-  // Two IDs make a 64-character PKCE verifier (RFC 7636 asks for 43 to 128 characters).
+  // Two IDs make a 64-character PKCE verifier (RFC 7636 requires 43 to 128 characters).
   const codeVerifier = svc.ids.randomId() + svc.ids.randomId();
   const nonce = svc.ids.randomId();
   const state = await beginTransaction(ctx, svc, connection.transactionScope, {
@@ -31,7 +31,7 @@ export const installOidcRoutes: RouteInstaller = (router: Router, registry: Conn
 
   const callback = async (ctx: Koa.Context) => {
     const connection = registry.require<OidcConnection>(ctx.params.id ?? "", "oidc");
-    await withSignInMetrics(connection.svc, { connection: connection.id, protocol: "oidc" }, () =>
+    await withSignInMetrics(ctx, connection.svc, { connection: connection.id, protocol: "oidc" }, () =>
       handleOidcCallback(ctx, connection),
     );
   };

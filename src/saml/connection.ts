@@ -1,4 +1,5 @@
 import type Koa from "koa";
+import { measureSignIn } from "../http/outcome.js";
 import type { SAML } from "@node-saml/node-saml";
 import type { ParsedSamlConnection } from "../config/schema.js";
 import type { Connection } from "../http/connection.js";
@@ -71,24 +72,11 @@ export class SamlConnection implements Connection {
     ctx.redirect(buildAuthnRequestUrl(this.settings, requestId, requestId, this.svc.clock));
   }
 
-  /** Serves `POST /saml/:id/acs`, counting the result in the sign-in metric. */
-  async acs(ctx: Koa.Context): Promise<void> {
-    const labels = { connection: this.id, protocol: "saml" };
-    const stopTimer = this.svc.metrics.signInDuration.startTimer(labels);
-    try {
-      await handleAcs(ctx, this.svc, this.config, this.settings, this.verifier);
-      this.svc.metrics.signIns.inc({ ...labels, result: "success", code: "" });
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      this.svc.metrics.signIns.inc({
-        ...labels,
-        result: "failure",
-        code: typeof code === "string" ? code : "INTERNAL_ERROR",
-      });
-      throw error;
-    } finally {
-      stopTimer();
-    }
+  /** Serves `POST /saml/:id/acs`, recording the outcome in metrics and the audit log. */
+  acs(ctx: Koa.Context): Promise<void> {
+    return measureSignIn(ctx, this.svc, { connection: this.id, protocol: "saml" }, () =>
+      handleAcs(ctx, this.svc, this.config, this.settings, this.verifier),
+    );
   }
 
   /** Serves `GET|POST /saml/:id/slo`. */

@@ -222,6 +222,13 @@ async function handleIdpLogoutRequest(
     ctx.session = null;
     resetCurrentSession(ctx);
     svc.metrics.logouts.inc({ connection: settings.connectionId, kind: "slo" });
+    svc.audit.record({
+      event: "logout",
+      connection: settings.connectionId,
+      user: record.identity.id,
+      kind: "slo",
+      clientIp: ctx.ip,
+    });
   }
 
   const responseXml =

@@ -24,7 +24,7 @@ async function authorize(
 ): Promise<void> {
   const svc = connection.svc;
   const server = await connection.server(fhirBaseUrl);
-  // Two IDs make a 64-character PKCE verifier (RFC 7636 asks for 43 to 128 characters).
+  // Two IDs make a 64-character PKCE verifier (RFC 7636 requires 43 to 128 characters).
   const codeVerifier = svc.ids.randomId() + svc.ids.randomId();
   const nonce = connection.wantsIdToken ? svc.ids.randomId() : undefined;
   const state = await beginTransaction(ctx, svc, connection.transactionScope, {
@@ -73,7 +73,7 @@ export const installSmartRoutes: RouteInstaller = (router: Router, registry: Con
 
   router.get("/smart/:id/callback", async (ctx) => {
     const connection = registry.require<SmartConnection>(ctx.params.id ?? "", "smart");
-    await withSignInMetrics(connection.svc, { connection: connection.id, protocol: "smart" }, () =>
+    await withSignInMetrics(ctx, connection.svc, { connection: connection.id, protocol: "smart" }, () =>
       handleSmartCallback(ctx, connection),
     );
   });

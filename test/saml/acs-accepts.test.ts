@@ -26,6 +26,10 @@ describe("ACS accepts valid Entra responses", () => {
     );
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("https://signin.example.org/chart?patient=7");
+    const audit = harness.audit.events();
+    expect(audit).toHaveLength(1);
+    expect(audit[0]?.event).toBe("sign_in_succeeded");
+    expect(audit[0]?.user).toBe(`entra:${DEMO_TENANT_ID}:${ALICE.objectId}`);
 
     const session = await harness.session(cookies);
     expect(session.status).toBe(200);

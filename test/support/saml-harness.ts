@@ -1,4 +1,5 @@
 import { createPublicKey } from "node:crypto";
+import { MemorySink } from "../../src/audit/audit.js";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -96,6 +97,7 @@ export function samlConfig(connection: Record<string, unknown> = {}) {
 export class SamlHarness {
   readonly clock = new FakeClock();
   readonly ids = new CountingIds();
+  readonly audit = new MemorySink();
   app!: Koa;
   signIn!: SignIn;
   private counter = 0;
@@ -105,6 +107,7 @@ export class SamlHarness {
     const { app, signIn } = await createApp(samlConfig(connection), {
       clock: harness.clock,
       ids: harness.ids,
+      auditSink: harness.audit,
     });
     harness.app = app;
     harness.signIn = signIn;
@@ -258,6 +261,8 @@ export async function expectRejected(
   );
   expect(setCookie.filter((line) => line.startsWith("fs_session="))).toEqual([]);
   expect((await harness.session(browser)).status).toBe(401);
+  const events = harness.audit.events();
+  expect(events.filter((event) => event.event === "sign_in_succeeded")).toEqual([]);
 }
 
 /** Replaces the first match of `search` in `text`; throws when absent, so a test cannot pass by accident. */

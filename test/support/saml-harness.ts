@@ -261,8 +261,9 @@ export async function expectRejected(
   );
   expect(setCookie.filter((line) => line.startsWith("fs_session="))).toEqual([]);
   expect((await harness.session(browser)).status).toBe(401);
-  const events = harness.audit.events();
-  expect(events.filter((event) => event.event === "sign_in_succeeded")).toEqual([]);
+  const lastEvent = harness.audit.events().at(-1);
+  expect(lastEvent?.event).toBe("sign_in_failed");
+  expect(lastEvent?.code).toBe(code);
 }
 
 /** Replaces the first match of `search` in `text`; throws when absent, so a test cannot pass by accident. */

@@ -1,8 +1,8 @@
 /**
  * A development OpenID provider on loopback, built on oidc-provider, that issues Entra-shaped ID
- * tokens (tid, oid, preferred_username, email, name, given_name, family_name, roles, groups,
- * amr; a pairwise-looking `sub` that differs from `oid`) for the demo users alice, bob and
- * carol. Never for production: every user signs in with one click and no password.
+ * tokens for the demo users alice, bob and carol. The tokens carry tid, oid, preferred_username,
+ * email, name, given_name, family_name, roles, groups and amr, and a pairwise-looking `sub` that
+ * differs from `oid`. Never for production: every user signs in with one click and no password.
  */
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -95,10 +95,14 @@ function escapeHtml(text: string): string {
 }
 
 /** Starts the demo OpenID provider on a loopback address. */
-export async function startDemoOidcProvider(options: DemoOidcProviderOptions): Promise<DemoOidcProvider> {
+export async function startDemoOidcProvider(
+  options: DemoOidcProviderOptions,
+): Promise<DemoOidcProvider> {
   const host = options.host ?? "127.0.0.1";
   if (!LOOPBACK_HOSTS.has(host)) {
-    throw new Error(`the demo OpenID provider listens on loopback only (got host ${host})`);
+    throw new Error(
+      `Invalid host ${host}: the demo OpenID provider listens on loopback only. Use 127.0.0.1, ::1 or localhost.`,
+    );
   }
   const clientId = options.clientId ?? "demo-oidc-client";
   const clientSecret = options.clientSecret ?? "demo-oidc-secret";
@@ -132,10 +136,20 @@ export async function startDemoOidcProvider(options: DemoOidcProviderOptions): P
       auth_time: null,
       sid: null,
       openid: ["sub", "amr"],
-      profile: ["name", "given_name", "family_name", "preferred_username", "tid", "oid", "roles", "groups"],
+      profile: [
+        "name",
+        "given_name",
+        "family_name",
+        "preferred_username",
+        "tid",
+        "oid",
+        "roles",
+        "groups",
+      ],
       email: ["email"],
     },
-    // Entra puts profile claims in the ID token; oidc-provider's default keeps them for userinfo.
+    // Entra puts profile claims in the ID token, but oidc-provider keeps them for userinfo by
+    // default.
     conformIdTokenClaims: false,
     features: {
       devInteractions: { enabled: false },
@@ -178,7 +192,7 @@ export async function startDemoOidcProvider(options: DemoOidcProviderOptions): P
   };
   const provider = new Provider(issuer, configuration);
 
-  // Interaction pages: a list of demo users; choosing one logs in and grants the request.
+  // The interaction page lists the demo users. Choosing one signs in and grants the request.
   provider.use(async (ctx, next) => {
     const match = /^\/interaction\/([\w-]+)(\/login)?$/.exec(ctx.path);
     if (!match || ctx.method !== "GET") {

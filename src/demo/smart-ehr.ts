@@ -21,7 +21,7 @@ export interface DemoSmartEhrOptions {
   clientId?: string;
   /** Omit for a public client (PKCE only). */
   clientSecret?: string;
-  /** Current time in milliseconds; tests pass their fake clock. */
+  /** Current time in milliseconds. Tests pass their fake clock. */
   now?: () => number;
   accessTokenLifetimeSeconds?: number;
 }
@@ -74,12 +74,21 @@ async function readBody(req: IncomingMessage): Promise<URLSearchParams> {
 /** Starts the demo EHR on a loopback address. */
 export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<DemoSmartEhr> {
   const host = options.host ?? "127.0.0.1";
-  if (!LOOPBACK_HOSTS.has(host)) throw new Error(`the demo EHR listens on loopback only (got host ${host})`);
+  if (!LOOPBACK_HOSTS.has(host)) {
+    throw new Error(
+      `Invalid host ${host}: the demo EHR listens on loopback only. Use 127.0.0.1, ::1 or localhost.`,
+    );
+  }
   const clientId = options.clientId ?? "demo-smart-app";
   const now = options.now ?? (() => Date.now());
   const lifetime = options.accessTokenLifetimeSeconds ?? 3600;
   const { privateKey, publicKey } = await generateKeyPair("RS256");
-  const publicJwk: JWK = { ...(await exportJWK(publicKey)), kid: "demo-ehr-1", use: "sig", alg: "RS256" };
+  const publicJwk: JWK = {
+    ...(await exportJWK(publicKey)),
+    kid: "demo-ehr-1",
+    use: "sig",
+    alg: "RS256",
+  };
   const launches = new Map<string, DemoPatient>();
   const codes = new Map<string, Grant>();
   const refreshTokens = new Map<string, Grant>();
@@ -96,7 +105,11 @@ export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<D
 
   const json = (body: unknown, status = 200) => ({
     status,
-    headers: { "content-type": "application/json", "cache-control": "no-store", pragma: "no-cache" },
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      pragma: "no-cache",
+    },
     body: JSON.stringify(body),
   });
   const clientAuthenticated = (req: IncomingMessage, form: URLSearchParams): boolean => {
@@ -104,7 +117,10 @@ export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<D
     const [scheme, encoded] = (req.headers.authorization ?? "").split(" ");
     if (scheme !== "Basic" || !encoded) return false;
     const [user, password] = Buffer.from(encoded, "base64").toString("utf8").split(":");
-    return decodeURIComponent(user ?? "") === clientId && decodeURIComponent(password ?? "") === options.clientSecret;
+    return (
+      decodeURIComponent(user ?? "") === clientId &&
+      decodeURIComponent(password ?? "") === options.clientSecret
+    );
   };
   const tokenResponse = async (grant: Grant) => {
     const nowSeconds = Math.floor(now() / 1000);
@@ -150,16 +166,36 @@ export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<D
         token_endpoint: `${oauthBase}/token`,
         grant_types_supported: ["authorization_code", "refresh_token"],
         token_endpoint_auth_methods_supported: ["client_secret_basic", "none"],
-        scopes_supported: ["openid", "fhirUser", "launch", "launch/patient", "patient/*.rs", "offline_access"],
+        scopes_supported: [
+          "openid",
+          "fhirUser",
+          "launch",
+          "launch/patient",
+          "patient/*.rs",
+          "offline_access",
+        ],
         response_types_supported: ["code"],
         code_challenge_methods_supported: ["S256"],
-        capabilities: ["launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric", "sso-openid-connect", "context-ehr-patient", "context-ehr-encounter", "context-standalone-patient", "permission-offline"],
+        capabilities: [
+          "launch-ehr",
+          "launch-standalone",
+          "client-public",
+          "client-confidential-symmetric",
+          "sso-openid-connect",
+          "context-ehr-patient",
+          "context-ehr-encounter",
+          "context-standalone-patient",
+          "permission-offline",
+        ],
       });
     }
     if (path === "/oauth2/keys") return json({ keys: [publicJwk] });
     if (path === "/ehr/launch") {
-      const patient = PATIENTS.find((candidate) => candidate.id === url.searchParams.get("patient"));
-      if (!patient || !options.launchUrl) return json({ error: "unknown patient or no launchUrl" }, 400);
+      const patient = PATIENTS.find(
+        (candidate) => candidate.id === url.searchParams.get("patient"),
+      );
+      if (!patient || !options.launchUrl)
+        return json({ error: "unknown patient or no launchUrl" }, 400);
       const launch = token();
       launches.set(launch, patient);
       const target = new URL(options.launchUrl);
@@ -168,8 +204,15 @@ export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<D
       return { status: 302, headers: { location: target.href }, body: "" };
     }
     if (path === "/" || path === "/ehr") {
-      const items = PATIENTS.map((patient) => `<li><a href="/ehr/launch?patient=${patient.id}">Launch the app for ${patient.name}</a></li>`).join("");
-      return { status: 200, headers: { "content-type": "text/html" }, body: `<!doctype html><title>Demo EHR</title><h1>Demo EHR</h1><ul>${items}</ul>` };
+      const items = PATIENTS.map(
+        (patient) =>
+          `<li><a href="/ehr/launch?patient=${patient.id}">Launch the app for ${patient.name}</a></li>`,
+      ).join("");
+      return {
+        status: 200,
+        headers: { "content-type": "text/html" },
+        body: `<!doctype html><title>Demo EHR</title><h1>Demo EHR</h1><ul>${items}</ul>`,
+      };
     }
     if (path === "/oauth2/authorize") {
       const params = url.searchParams;
@@ -184,7 +227,8 @@ export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<D
         return { status: 302, headers: { location: back.href }, body: "" };
       };
       if (params.get("response_type") !== "code") return reject("unsupported_response_type");
-      if (params.get("code_challenge_method") !== "S256" || !params.get("code_challenge")) return reject("invalid_request");
+      if (params.get("code_challenge_method") !== "S256" || !params.get("code_challenge"))
+        return reject("invalid_request");
       if (params.get("aud")?.replace(/\/+$/, "") !== fhirBase) return reject("invalid_request");
       const launch = params.get("launch");
       const patient = launch ? launches.get(launch) : PATIENTS[0];
@@ -212,8 +256,14 @@ export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<D
       }
       const grant = codes.get(form.get("code") ?? "");
       codes.delete(form.get("code") ?? "");
-      const challenge = createHash("sha256").update(form.get("code_verifier") ?? "").digest("base64url");
-      if (!grant || grant.redirectUri !== form.get("redirect_uri") || grant.codeChallenge !== challenge) {
+      const challenge = createHash("sha256")
+        .update(form.get("code_verifier") ?? "")
+        .digest("base64url");
+      if (
+        !grant ||
+        grant.redirectUri !== form.get("redirect_uri") ||
+        grant.codeChallenge !== challenge
+      ) {
         return json({ error: "invalid_grant" }, 400);
       }
       return tokenResponse(grant);

@@ -53,7 +53,8 @@ export class OidcConnection implements Connection {
 
   /**
    * Returns the discovered provider's client factory, discovering on first use. After a
-   * failure, discovery is retried at most every 30 seconds; requests in between get the error.
+   * failure, discovery is retried at most every 30 seconds, and requests in between get the
+   * same error.
    */
   async clientFactory(): Promise<ClientFactory> {
     if (this.factory) return this.factory;
@@ -68,7 +69,11 @@ export class OidcConnection implements Connection {
 
   private async discover(): Promise<ClientFactory> {
     try {
-      const metadata = await discoverProvider(this.config.issuer, this.config.clientId, undefined);
+      const metadata = await discoverProvider(
+        this.config.issuer,
+        this.config.clientId,
+        this.svc.fetch,
+      );
       const factory = new ClientFactory(
         metadata,
         {
@@ -77,7 +82,7 @@ export class OidcConnection implements Connection {
           clockSkewMs: this.config.clockSkew,
           clock: this.svc.clock,
         },
-        undefined,
+        this.svc.fetch,
       );
       this.urlConfiguration = await factory.create();
       this.factory = factory;
@@ -102,7 +107,11 @@ export class OidcConnection implements Connection {
   }
 
   /** Builds the authorization request URL (code flow, PKCE S256, state, nonce). */
-  async authorizationUrl(input: { state: string; nonce: string; codeVerifier: string }): Promise<URL> {
+  async authorizationUrl(input: {
+    state: string;
+    nonce: string;
+    codeVerifier: string;
+  }): Promise<URL> {
     await this.clientFactory();
     const configuration = this.urlConfiguration as client.Configuration;
     const parameters: Record<string, string> = {
@@ -135,7 +144,8 @@ export class OidcConnection implements Connection {
       client_id: this.config.clientId,
     };
     if (record.idp?.idToken) parameters.id_token_hint = record.idp.idToken;
-    return client.buildEndSessionUrl(this.urlConfiguration as client.Configuration, parameters).href;
+    return client.buildEndSessionUrl(this.urlConfiguration as client.Configuration, parameters)
+      .href;
   }
 }
 

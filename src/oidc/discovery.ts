@@ -47,10 +47,15 @@ export function discoveryUrlOf(issuer: URL): string {
   return `${issuer.href.replace(/\/+$/, "")}/.well-known/openid-configuration`;
 }
 
-/** Keeps only the asymmetric algorithms the provider advertises; throws when none remain. */
-export function restrictSigningAlgorithms(document: Record<string, unknown>, issuer: string): string[] {
+/** Keeps only the asymmetric algorithms the provider advertises, and throws when none remain. */
+export function restrictSigningAlgorithms(
+  document: Record<string, unknown>,
+  issuer: string,
+): string[] {
   const advertised = document.id_token_signing_alg_values_supported;
-  const list = Array.isArray(advertised) ? advertised.filter((alg) => typeof alg === "string") : ["RS256"];
+  const list = Array.isArray(advertised)
+    ? advertised.filter((alg) => typeof alg === "string")
+    : ["RS256"];
   const accepted = list.filter((alg) => ASYMMETRIC_ALGORITHMS.has(alg));
   if (accepted.length === 0) {
     throw new SignInError(
@@ -86,10 +91,14 @@ export async function discoverProvider(
     return { issuerUrl, discoveryUrl: discoveryUrlOf(issuerUrl), document, allowInsecure };
   } catch (error) {
     if (error instanceof SignInError) throw error;
-    throw new SignInError("OIDC_DISCOVERY_FAILED", `Discovery of the OpenID provider ${issuer} failed.`, {
-      cause: error,
-      logDetails: { issuer, reason: (error as Error).message },
-    });
+    throw new SignInError(
+      "OIDC_DISCOVERY_FAILED",
+      `Discovery of the OpenID provider ${issuer} failed.`,
+      {
+        cause: error,
+        logDetails: { issuer, reason: (error as Error).message },
+      },
+    );
   }
 }
 
@@ -133,8 +142,9 @@ export class ClientFactory {
       { [client.clockSkew]: offsetSeconds, [client.clockTolerance]: toleranceSeconds },
       settings.clientAuth,
       {
-        // openid-client skips the ID token signature check for token endpoint responses (OpenID
-        // Connect Core 3.1.3.7 allows relying on TLS); enableNonRepudiationChecks turns it on.
+        // openid-client skips the ID token signature check for token endpoint responses, because
+        // OpenID Connect Core 3.1.3.7 allows relying on TLS there. enableNonRepudiationChecks
+        // turns the check on.
         execute: [
           client.enableNonRepudiationChecks,
           ...(metadata.allowInsecure ? [client.allowInsecureRequests] : []),

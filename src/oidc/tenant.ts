@@ -2,8 +2,8 @@ import { SignInError } from "../errors.js";
 
 /**
  * Checks the ID token's Entra tenant (`tid`) against `allowedTenants`. With no list configured
- * every tenant passes; configuration loading requires the list for multi-tenant Entra issuers
- * (`common`, `organizations`, `consumers`). Tenant IDs compare case-insensitively (GUIDs).
+ * every tenant passes, but configuration loading requires the list for multi-tenant Entra
+ * issuers (`common`, `organizations`, `consumers`). Tenant IDs compare case-insensitively.
  */
 export function checkTenant(
   claims: Record<string, unknown>,

@@ -21,7 +21,7 @@ export interface Transaction {
   fhirBaseUrl?: string;
 }
 
-/** Where a protocol keeps its transactions and binding cookie. */
+/** Store key and binding cookie settings of one protocol's transactions. */
 export interface TransactionScope {
   /** "oidc" or "smart": part of the store key and the cookie name. */
   protocol: "oidc" | "smart";
@@ -94,10 +94,14 @@ export async function consumeTransaction(
   state: string | undefined,
 ): Promise<Transaction> {
   const reject = (reason: string) =>
-    new SignInError("OIDC_STATE_MISMATCH", "The sign-in response does not match a sign-in started in this browser.", {
-      connection: scope.connection,
-      logDetails: { reason },
-    });
+    new SignInError(
+      "OIDC_STATE_MISMATCH",
+      "The sign-in response does not match a sign-in started in this browser.",
+      {
+        connection: scope.connection,
+        logDetails: { reason },
+      },
+    );
   if (!state || state.length > 256) throw reject(state ? "state too long" : "state missing");
   const transaction = await takeJson<Transaction>(svc.store, storeKey(scope, state));
   if (!transaction) throw reject("state unknown, expired or already used");

@@ -45,14 +45,22 @@ export function smartContextOf(
  * the code (PKCE, with the client secret for confidential clients), verifies the ID token
  * against the authorization server's keys, and starts a session carrying the launch context.
  */
-export async function handleSmartCallback(ctx: Koa.Context, connection: SmartConnection): Promise<void> {
+export async function handleSmartCallback(
+  ctx: Koa.Context,
+  connection: SmartConnection,
+): Promise<void> {
   const { svc, config } = connection;
   const params = new URLSearchParams(ctx.querystring);
   const state = params.get("state") ?? undefined;
   const transaction = await consumeTransaction(ctx, svc, connection.transactionScope, state);
   const error = params.get("error");
   if (error !== null) {
-    throw providerError(config.id, error, params.get("error_description") ?? undefined, "authorization");
+    throw providerError(
+      config.id,
+      error,
+      params.get("error_description") ?? undefined,
+      "authorization",
+    );
   }
   const fhirBaseUrl = connection.allowedServer(transaction.fhirBaseUrl ?? "");
   const server = await connection.server(fhirBaseUrl);
@@ -75,19 +83,25 @@ export async function handleSmartCallback(ctx: Koa.Context, connection: SmartCon
 
   const idTokenClaims = tokens.claims();
   const claims: Record<string, unknown> = idTokenClaims
-    ? Object.fromEntries(Object.entries(idTokenClaims).filter(([name]) => !PROTOCOL_CLAIMS.has(name)))
+    ? Object.fromEntries(
+        Object.entries(idTokenClaims).filter(([name]) => !PROTOCOL_CLAIMS.has(name)),
+      )
     : {};
   // SMART v1 servers may send the user as `profile` instead of `fhirUser`.
   const fhirUser = optionalString(claims.fhirUser) ?? optionalString(claims.profile);
   const context = smartContextOf(tokens, fhirBaseUrl, fhirUser, config.scopes.join(" "));
-  // NOTE: without `openid` in scopes there is no verified user; the patient in context is used
-  // as the subject, so such a session says which record was opened, not who opened it.
+  // NOTE: without `openid` in scopes there is no verified user, so the patient in context becomes
+  // the subject. Such a session identifies the record that was opened, not the user who opened it.
   const subject = idTokenClaims?.sub ?? context.patient;
   if (!subject) {
-    throw new SignInError("OIDC_TOKEN_INVALID", "The SMART token response names no user or patient.", {
-      connection: config.id,
-      fix: "Add openid and fhirUser to scopes on the connection.",
-    });
+    throw new SignInError(
+      "OIDC_TOKEN_INVALID",
+      "The SMART token response names no user or patient.",
+      {
+        connection: config.id,
+        fix: "Add openid and fhirUser to scopes on the connection.",
+      },
+    );
   }
   const now = svc.clock.now();
   const identity = buildIdentity({

@@ -56,7 +56,11 @@ describe("OIDC code flow against oidc-provider", () => {
     expect(authorizationUrl.searchParams.get("state")).toBeTruthy();
     expect(authorizationUrl.searchParams.get("response_mode")).toBeNull();
 
-    const result = await followProvider(authorizationUrl.href, `${BASE}/oidc/entra/callback`, "alice");
+    const result = await followProvider(
+      authorizationUrl.href,
+      `${BASE}/oidc/entra/callback`,
+      "alice",
+    );
     expect(result.kind).toBe("redirect");
     if (result.kind !== "redirect") return;
     const callback = await appGet(app, jar, appPath(result.location, BASE), false);
@@ -80,7 +84,7 @@ describe("OIDC code flow against oidc-provider", () => {
     expect(identity.groups).toEqual(ALICE.groups);
     expect(identity.authMethods).toEqual(["pwd", "mfa"]);
 
-    // Tokens stay server-side: in-process code sees them, the browser never does.
+    // Tokens stay server-side. In-process code can read them, but the browser never gets them.
     const text = JSON.stringify(session.body);
     const tokens = signIn.services.store;
     expect(tokens).toBeDefined();
@@ -109,7 +113,11 @@ describe("OIDC code flow against oidc-provider", () => {
     expect(bindingCookie).toMatch(/path=\/oidc\/entra-post/i);
     expect(bindingCookie).toMatch(/httponly/i);
 
-    const result = await followProvider(authorizationUrl.href, `${BASE}/oidc/entra-post/callback`, "bob");
+    const result = await followProvider(
+      authorizationUrl.href,
+      `${BASE}/oidc/entra-post/callback`,
+      "bob",
+    );
     expect(result.kind).toBe("form_post");
     if (result.kind !== "form_post") return;
     const callback = await appPostForm(app, jar, appPath(result.action, BASE), result.fields);
@@ -124,7 +132,11 @@ describe("OIDC code flow against oidc-provider", () => {
     const { app, signIn } = await startService([connection("entra")]);
     const jar = new CookieJar();
     const login = await appGet(app, jar, "/oidc/entra/login", false);
-    const result = await followProvider(login.headers.location!, `${BASE}/oidc/entra/callback`, "carol");
+    const result = await followProvider(
+      login.headers.location!,
+      `${BASE}/oidc/entra/callback`,
+      "carol",
+    );
     if (result.kind !== "redirect") throw new Error("expected a redirect");
     await appGet(app, jar, appPath(result.location, BASE), false);
     const logout = await request(app, jar);

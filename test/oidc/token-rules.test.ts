@@ -51,7 +51,7 @@ async function service(extra: Record<string, unknown> = {}) {
   return { ...started, log };
 }
 
-/** Starts a login, lets the rogue provider answer, and returns the callback path with its query. */
+/** Starts a login, lets the rogue provider respond, and returns the callback path with its query. */
 async function authorize(app: Koa, jar: CookieJar, connectionId = "rogue"): Promise<string> {
   const login = await appGet(app, jar, `/oidc/${connectionId}/login`, false);
   expect(login.status).toBe(302);
@@ -150,11 +150,14 @@ describe("OIDC id_token rules", () => {
     const { app, signIn } = await service({ clockSkew: "30s" });
     const jar = new CookieJar();
     const callbackPath = await authorize(app, jar);
-    // The token is valid for 300 s from the provider's "now"; the service clock is 10 min later.
+    // The token is valid for 300 s from its iat. The injected clock then moves 6 minutes, which
+    // stays inside the 10-minute transaction lifetime, so only the token's expiry can fail.
+    const issuedAt = Math.floor(clock.now() / 1000);
     rogue.mutateClaims = (claims) => {
-      claims.iat = Math.floor(clock.now() / 1000) - 600;
-      claims.exp = Math.floor(clock.now() / 1000) - 300;
+      claims.iat = issuedAt;
+      claims.exp = issuedAt + 300;
     };
+    clock.advance(6 * 60_000);
     await expectRejected(app, jar, callbackPath, "OIDC_TOKEN_EXPIRED");
     await signIn.close();
   });
@@ -200,7 +203,9 @@ describe("OIDC id_token rules", () => {
     const jar = new CookieJar();
     rogue.forgeIdToken = async (claims) => {
       const [header, , signature] = (await rogue.sign(claims)).split(".");
-      const changed = Buffer.from(JSON.stringify({ ...claims, oid: "b2222222-2222-4222-8222-222222222222" })).toString("base64url");
+      const changed = Buffer.from(
+        JSON.stringify({ ...claims, oid: "b2222222-2222-4222-8222-222222222222" }),
+      ).toString("base64url");
       return `${header}.${changed}.${signature}`;
     };
     await expectRejected(app, jar, await authorize(app, jar), "OIDC_SIGNATURE_INVALID");
@@ -228,7 +233,12 @@ describe("OIDC state and browser binding", () => {
     const { app, signIn } = await service();
     const jar = new CookieJar();
     await authorize(app, jar);
-    await expectRejected(app, jar, "/oidc/rogue/callback?code=rogue-code&state=forged", "OIDC_STATE_MISMATCH");
+    await expectRejected(
+      app,
+      jar,
+      "/oidc/rogue/callback?code=rogue-code&state=forged",
+      "OIDC_STATE_MISMATCH",
+    );
     await signIn.close();
   });
 
@@ -303,7 +313,12 @@ describe("OIDC state and browser binding", () => {
     const jar = new CookieJar();
     const login = await appGet(app, jar, "/oidc/rogue/login", false);
     const state = new URL(login.headers.location!).searchParams.get("state")!;
-    await expectRejected(app, jar, `/oidc/rogue/callback?code=rogue-code&state=${state}`, "BAD_REQUEST");
+    await expectRejected(
+      app,
+      jar,
+      `/oidc/rogue/callback?code=rogue-code&state=${state}`,
+      "BAD_REQUEST",
+    );
     await signIn.close();
   });
 
@@ -314,7 +329,10 @@ describe("OIDC state and browser binding", () => {
     const authorizationUrl = new URL(login.headers.location!);
     rogue.lastNonce = authorizationUrl.searchParams.get("nonce")!;
     const state = authorizationUrl.searchParams.get("state")!;
-    const callback = await appPostForm(app, jar, "/oidc/rogue/callback", { code: "rogue-code", state });
+    const callback = await appPostForm(app, jar, "/oidc/rogue/callback", {
+      code: "rogue-code",
+      state,
+    });
     expect(callback.status).toBe(303);
     expect((await appGet(app, jar, "/session")).status).toBe(200);
     await signIn.close();
@@ -358,7 +376,12 @@ describe("OIDC authorization response iss parameter", () => {
     issRogue.tokenRequests = [];
     const login = await appGet(app, jar, "/oidc/rogue/login", false);
     const response = await fetch(login.headers.location!, { redirect: "manual" });
-    await expectRejected(app, jar, appPath(response.headers.get("location")!, BASE), "OIDC_ISSUER_MISMATCH");
+    await expectRejected(
+      app,
+      jar,
+      appPath(response.headers.get("location")!, BASE),
+      "OIDC_ISSUER_MISMATCH",
+    );
     expect(issRogue.tokenRequests).toHaveLength(0);
     await signIn.close();
   });
@@ -369,7 +392,12 @@ describe("OIDC authorization response iss parameter", () => {
     issRogue.extraRedirectParams = {};
     const login = await appGet(app, jar, "/oidc/rogue/login", false);
     const response = await fetch(login.headers.location!, { redirect: "manual" });
-    await expectRejected(app, jar, appPath(response.headers.get("location")!, BASE), "OIDC_ISSUER_MISMATCH");
+    await expectRejected(
+      app,
+      jar,
+      appPath(response.headers.get("location")!, BASE),
+      "OIDC_ISSUER_MISMATCH",
+    );
     await signIn.close();
   });
 });
@@ -399,7 +427,12 @@ describe("OIDC provider errors", () => {
       error: "invalid_client",
       error_description: "AADSTS7000215: Invalid client secret provided.",
     };
-    const callback = await expectRejected(app, jar, await authorize(app, jar), "OIDC_PROVIDER_ERROR");
+    const callback = await expectRejected(
+      app,
+      jar,
+      await authorize(app, jar),
+      "OIDC_PROVIDER_ERROR",
+    );
     expect(callback.body.fix).toMatch(/secret/);
     await signIn.close();
   });
@@ -413,7 +446,9 @@ describe("OIDC client authentication", () => {
     const sent = rogue.tokenRequests[0]!;
     const [scheme, encoded] = (sent.authorization ?? "").split(" ");
     expect(scheme).toBe("Basic");
-    const [user, password] = Buffer.from(encoded ?? "", "base64").toString("utf8").split(":");
+    const [user, password] = Buffer.from(encoded ?? "", "base64")
+      .toString("utf8")
+      .split(":");
     // RFC 6749 2.3.1: client_id and secret are form-urlencoded before Basic encoding.
     expect(decodeURIComponent(user ?? "")).toBe(CLIENT_ID);
     expect(decodeURIComponent(password ?? "")).toBe("rogue-secret");

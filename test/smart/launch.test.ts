@@ -1,13 +1,21 @@
 import type Koa from "koa";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import request from "supertest";
-import { DEMO_SMART_PATIENTS, startDemoSmartEhr, type DemoSmartEhr } from "../../src/demo/smart-ehr.js";
+import {
+  DEMO_SMART_PATIENTS,
+  startDemoSmartEhr,
+  type DemoSmartEhr,
+} from "../../src/demo/smart-ehr.js";
+import { MemoryStore } from "../../src/session/memory-store.js";
+import type { Store } from "../../src/session/store.js";
 import { getSmartAccessToken } from "../../src/smart/tokens.js";
 import { FakeClock, captureLog } from "../session/helpers.js";
 import { CookieJar, appGet, appPath, startService } from "../support/oidc-helpers.js";
 
 const BASE = "http://127.0.0.1:8080";
 const PATIENT = DEMO_SMART_PATIENTS[0]!;
+/** Access token lifetime at the demo EHR; shorter than the session's 30-minute idle timeout. */
+const ACCESS_TOKEN_LIFETIME_MS = 10 * 60_000;
 const clock = new FakeClock();
 let ehr: DemoSmartEhr;
 
@@ -18,6 +26,7 @@ beforeAll(async () => {
     launchUrl: `${BASE}/smart/epic/launch`,
     clientSecret: "ehr-secret",
     now: () => clock.now(),
+    accessTokenLifetimeSeconds: ACCESS_TOKEN_LIFETIME_MS / 1000,
   });
 });
 
@@ -25,14 +34,25 @@ afterAll(async () => {
   await ehr.stop();
 });
 
-async function service(fhirServers = [ehr.issuer]) {
+async function service(fhirServers = [ehr.issuer], store?: Store) {
   const log = captureLog();
   const started = await startService(
-    [{ id: "epic", type: "smart", fhirServers, clientId: ehr.clientId, clientSecret: "ehr-secret", scopes: ["launch", "openid", "fhirUser", "offline_access"] }],
-    { clock, logger: log.logger },
+    [
+      {
+        id: "epic",
+        type: "smart",
+        fhirServers,
+        clientId: ehr.clientId,
+        clientSecret: "ehr-secret",
+        scopes: ["launch", "openid", "fhirUser", "offline_access"],
+      },
+    ],
+    { clock, logger: log.logger, ...(store ? { store } : {}) },
   );
   started.app.use(async (ctx) => {
-    if (ctx.path === "/test/token") ctx.body = { token: await getSmartAccessToken(started.signIn, ctx) };
+    if (ctx.path === "/test/token") {
+      ctx.body = { token: await getSmartAccessToken(started.signIn, ctx) };
+    }
   });
   return { ...started, log };
 }
@@ -49,6 +69,14 @@ async function launch(app: Koa, jar: CookieJar): Promise<string> {
   expect(authorizeUrl.searchParams.get("code_challenge_method")).toBe("S256");
   const back = await fetch(authorizeUrl, { redirect: "manual" });
   return appPath(back.headers.get("location")!, BASE);
+}
+
+/** Returns the access token from the test route, failing unless the status is 200. */
+async function tokenOf(app: Koa, jar: CookieJar): Promise<string> {
+  const response = await appGet(app, jar, "/test/token");
+  expect(response.status).toBe(200);
+  expect(typeof response.body.token).toBe("string");
+  return response.body.token as string;
 }
 
 describe("SMART EHR launch", () => {
@@ -90,8 +118,17 @@ describe("SMART EHR launch", () => {
     const { app, signIn } = await service();
     const jar = new CookieJar();
     const before = ehr.requestCount();
-    for (const iss of ["https://evil.example/fhir", `${ehr.issuer}.evil`, `${ehr.issuer}/../other`, `${ehr.issuer}x`]) {
-      const response = await appGet(app, jar, `/smart/epic/launch?iss=${encodeURIComponent(iss)}&launch=abc`);
+    for (const iss of [
+      "https://evil.example/fhir",
+      `${ehr.issuer}.evil`,
+      `${ehr.issuer}/../other`,
+      `${ehr.issuer}x`,
+    ]) {
+      const response = await appGet(
+        app,
+        jar,
+        `/smart/epic/launch?iss=${encodeURIComponent(iss)}&launch=abc`,
+      );
       expect(response.body.error).toBe("SMART_ISS_NOT_ALLOWED");
       expect(response.status).toBe(403);
       expect(response.headers.location).toBeUndefined();
@@ -104,7 +141,11 @@ describe("SMART EHR launch", () => {
   test("missing launch is rejected", async () => {
     const { app, signIn } = await service();
     const jar = new CookieJar();
-    const noLaunch = await appGet(app, jar, `/smart/epic/launch?iss=${encodeURIComponent(ehr.issuer)}`);
+    const noLaunch = await appGet(
+      app,
+      jar,
+      `/smart/epic/launch?iss=${encodeURIComponent(ehr.issuer)}`,
+    );
     expect(noLaunch.body.error).toBe("SMART_LAUNCH_INVALID");
     const noIss = await appGet(app, jar, `/smart/epic/launch?launch=abc`);
     expect(noIss.body.error).toBe("SMART_LAUNCH_INVALID");
@@ -115,7 +156,11 @@ describe("SMART EHR launch", () => {
   test("standalone fhirServer outside list is rejected", async () => {
     const { app, signIn } = await service();
     const jar = new CookieJar();
-    const response = await appGet(app, jar, `/smart/epic/login?fhirServer=${encodeURIComponent("https://evil.example/fhir")}`);
+    const response = await appGet(
+      app,
+      jar,
+      `/smart/epic/login?fhirServer=${encodeURIComponent("https://evil.example/fhir")}`,
+    );
     expect(response.body.error).toBe("SMART_ISS_NOT_ALLOWED");
     expect((await appGet(app, jar, "/session")).status).toBe(401);
     await signIn.close();
@@ -147,19 +192,64 @@ describe("SMART EHR launch", () => {
     const { app, signIn } = await service();
     const jar = new CookieJar();
     expect((await appGet(app, jar, await launch(app, jar))).status).toBe(303);
-    const first = (await appGet(app, jar, "/test/token")).body.token;
-    expect((await appGet(app, jar, "/test/token")).body.token).toBe(first);
-    clock.advance(3600_000 - 30_000);
-    const second = (await appGet(app, jar, "/test/token")).body.token;
+    const first = await tokenOf(app, jar);
+    expect(await tokenOf(app, jar)).toBe(first);
+    clock.advance(ACCESS_TOKEN_LIFETIME_MS - 30_000);
+    const second = await tokenOf(app, jar);
     expect(second).not.toBe(first);
-    // The session now holds the refreshed token.
-    expect((await appGet(app, jar, "/test/token")).body.token).toBe(second);
+    // The session now contains the refreshed token.
+    expect(await tokenOf(app, jar)).toBe(second);
     await signIn.close();
+  });
+
+  test("concurrent refreshes share one grant", async () => {
+    const { app, signIn } = await service();
+    const jar = new CookieJar();
+    expect((await appGet(app, jar, await launch(app, jar))).status).toBe(303);
+    const first = await tokenOf(app, jar);
+    clock.advance(ACCESS_TOKEN_LIFETIME_MS - 30_000);
+    const before = ehr.requestCount();
+    // The demo EHR rotates refresh tokens, so a second refresh with the old one would fail.
+    const [one, two] = await Promise.all([
+      appGet(app, jar.clone(), "/test/token"),
+      appGet(app, jar.clone(), "/test/token"),
+    ]);
+    expect(one.status).toBe(200);
+    expect(two.status).toBe(200);
+    expect(one.body.token).not.toBe(first);
+    expect(two.body.token).toBe(one.body.token);
+    expect(ehr.requestCount() - before).toBe(1);
+    expect(await tokenOf(app, jar)).toBe(one.body.token);
+    await signIn.close();
+  });
+
+  test("two instances refresh once", async () => {
+    const shared = new MemoryStore({ clock });
+    const first = await service([ehr.issuer], shared);
+    const second = await service([ehr.issuer], shared);
+    const jar = new CookieJar();
+    expect((await appGet(first.app, jar, await launch(first.app, jar))).status).toBe(303);
+    const before = await tokenOf(second.app, jar);
+    clock.advance(ACCESS_TOKEN_LIFETIME_MS - 30_000);
+    const requestsBefore = ehr.requestCount();
+    const [one, two] = await Promise.all([
+      appGet(first.app, jar.clone(), "/test/token"),
+      appGet(second.app, jar.clone(), "/test/token"),
+    ]);
+    expect(one.status).toBe(200);
+    expect(two.status).toBe(200);
+    expect(one.body.token).not.toBe(before);
+    expect(two.body.token).toBe(one.body.token);
+    expect(ehr.requestCount() - requestsBefore).toBe(1);
+    await first.signIn.close();
+    await second.signIn.close();
   });
 
   test("no session gives NOT_SIGNED_IN", async () => {
     const { app, signIn } = await service();
-    const response = await request(app.callback()).get("/test/token").set("Accept", "application/json");
+    const response = await request(app.callback())
+      .get("/test/token")
+      .set("Accept", "application/json");
     expect(response.status).toBe(401);
     expect(response.body.error).toBe("NOT_SIGNED_IN");
     await signIn.close();

@@ -81,10 +81,14 @@ async function tokenOf(app: Koa, jar: CookieJar): Promise<string> {
 
 describe("SMART EHR launch", () => {
   test("launch carries patient and fhirUser", async () => {
-    const { app, signIn, log } = await service();
+    const { app, signIn, log, audit } = await service();
     const jar = new CookieJar();
     const callback = await appGet(app, jar, await launch(app, jar));
     expect(callback.status).toBe(303);
+    const launchEvent = audit.events().find((event) => event.event === "smart_launch");
+    expect(launchEvent?.patient).toBe(PATIENT);
+    expect(launchEvent?.encounter).toBe("enc-1001");
+    expect(launchEvent?.fhirBaseUrl).toBe(ehr.issuer);
     const session = await appGet(app, jar, "/session");
     expect(session.status).toBe(200);
     const identity = session.body.identity;
@@ -104,6 +108,7 @@ describe("SMART EHR launch", () => {
     expect(auth.status).toBe(200);
     expect(JSON.stringify(auth.headers)).not.toContain(accessToken);
     expect(log.text()).not.toContain(accessToken);
+    expect(JSON.stringify(audit.events())).not.toContain(accessToken);
     await signIn.close();
   });
 

@@ -1,4 +1,5 @@
 import type Koa from "koa";
+import { MemorySink } from "../../src/audit/audit.js";
 import request from "supertest";
 import { parseConfig } from "../../src/config/load.js";
 import type { ServiceConfigInput } from "../../src/config/schema.js";
@@ -46,16 +47,17 @@ export class CookieJar {
 export async function startService(
   connections: ServiceConfigInput["connections"],
   options: SignInOptions = {},
-): Promise<{ app: Koa; signIn: SignIn; baseUrl: string }> {
+): Promise<{ app: Koa; signIn: SignIn; baseUrl: string; audit: MemorySink }> {
   const baseUrl = "http://127.0.0.1:8080";
+  const audit = new MemorySink();
   const config = parseConfig({
     baseUrl,
     logLevel: "silent",
     session: { keys: [TEST_SESSION_KEY] },
     connections,
   });
-  const { app, signIn } = await createApp(config, options);
-  return { app, signIn, baseUrl };
+  const { app, signIn } = await createApp(config, { auditSink: audit, ...options });
+  return { app, signIn, baseUrl, audit };
 }
 
 /** Sends GET `path` to the app with the jar's cookies and stores the response cookies. */

@@ -8,6 +8,7 @@ import { createHash, generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider, { type Configuration } from "oidc-provider";
+import { DEMO_USERS } from "./saml-idp.js";
 
 /** Entra tenant ID of the demo users; the SAML demo IdP sends the same one. */
 export const DEMO_TENANT_ID = "6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c";
@@ -24,39 +25,17 @@ export interface DemoOidcUser {
   groups: string[];
 }
 
-/** The demo users; their object IDs equal those of the SAML demo IdP. */
-export const DEMO_OIDC_USERS: readonly DemoOidcUser[] = [
-  {
-    key: "alice",
-    oid: "a1111111-1111-4111-8111-111111111111",
-    name: "Alice Example",
-    givenName: "Alice",
-    familyName: "Example",
-    email: "alice@example.org",
-    roles: ["Clinician"],
-    groups: ["5b2c4f1e-0000-4000-8000-000000000001"],
-  },
-  {
-    key: "bob",
-    oid: "b2222222-2222-4222-8222-222222222222",
-    name: "Bob Example",
-    givenName: "Bob",
-    familyName: "Example",
-    email: "bob@example.org",
-    roles: ["Admin"],
-    groups: ["5b2c4f1e-0000-4000-8000-000000000002"],
-  },
-  {
-    key: "carol",
-    oid: "c3333333-3333-4333-8333-333333333333",
-    name: "Carol Example",
-    givenName: "Carol",
-    familyName: "Example",
-    email: "carol@example.org",
-    roles: [],
-    groups: [],
-  },
-];
+/** The demo users: the same people, object IDs, groups and roles as the SAML demo IdP's. */
+export const DEMO_OIDC_USERS: readonly DemoOidcUser[] = DEMO_USERS.map((user) => ({
+  key: user.key,
+  oid: user.objectId,
+  name: user.displayName,
+  givenName: user.givenName,
+  familyName: user.surname,
+  email: user.upn,
+  roles: user.roles,
+  groups: user.groups,
+}));
 
 /** Options of {@link startDemoOidcProvider}. */
 export interface DemoOidcProviderOptions {

@@ -8,6 +8,7 @@ import { createHash, generateKeyPairSync } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider, { type Configuration } from "oidc-provider";
+import { renderPage } from "../http/html.js";
 import { DEMO_USERS } from "./saml-idp.js";
 
 /** Entra tenant ID of the demo users; the SAML demo IdP sends the same one. */
@@ -184,10 +185,22 @@ export async function startDemoOidcProvider(
     const sessionSubject = details.session?.accountId;
     if (!match[2] && !(details.prompt.name === "consent" && sessionSubject)) {
       ctx.type = "html";
-      ctx.body = `<!doctype html><title>Demo OpenID provider</title><h1>Sign in to the demo OpenID provider</h1><ul>${DEMO_OIDC_USERS.map(
+      const choices = DEMO_OIDC_USERS.map(
         (candidate) =>
-          `<li><a href="/interaction/${escapeHtml(details.uid)}/login?user=${candidate.key}">${escapeHtml(candidate.name)}</a></li>`,
-      ).join("")}</ul>`;
+          `<li><a class="connection" href="/interaction/${escapeHtml(details.uid)}/login?user=${candidate.key}"><span class="choice-name">${escapeHtml(candidate.name)}<span class="choice-detail">${escapeHtml(candidate.email)}</span></span><span class="badge">${escapeHtml(candidate.roles.join(", ") || "No roles")}</span></a></li>`,
+      ).join("\n");
+      ctx.body = renderPage(
+        "Sign in to the demo OpenID provider",
+        `<div class="card">
+<h1 id="picker-heading">Choose a test user</h1>
+<p class="lead">The application asked you to sign in. Pick the user to sign in as.</p>
+<ul class="connections" aria-labelledby="picker-heading">
+${choices}
+</ul>
+<p class="banner"><strong>Development OpenID provider.</strong> It signs in anyone who picks a name, without a password. Never use it for real users.</p>
+</div>`,
+        { siteName: "Demo Health", tagline: "OpenID provider for development", variant: "idp" },
+      );
       return;
     }
     const accountId = user ? demoSubject(user) : sessionSubject;

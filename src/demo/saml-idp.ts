@@ -121,10 +121,14 @@ export function demoIdpMetadata(idpBaseUrl: string, signingCert: string): string
 `;
 }
 
-const BANNER = `<p class="error"><strong>Development identity provider.</strong> It signs in anyone who clicks a name, with a key published in the source code. Never use it for real users.</p>`;
+const BANNER = `<p class="banner"><strong>Development identity provider.</strong> It signs in anyone who clicks a name, with a key published in the source code. Never use it for real users.</p>`;
 
 function page(title: string, body: string): string {
-  return renderPage(`${title} (development IdP)`, `<div class="card">${BANNER}${body}</div>`);
+  return renderPage(`${title} (development IdP)`, `<div class="card">${body}${BANNER}</div>`, {
+    siteName: "Demo Health",
+    tagline: "SAML identity provider for development",
+    variant: "idp",
+  });
 }
 
 async function readBody(ctx: Koa.Context): Promise<URLSearchParams> {
@@ -152,12 +156,14 @@ export function createDemoSamlIdp(options: DemoSamlIdpOptions): { app: Koa; meta
   const pickerPage = (inResponseTo: string, relayState: string) =>
     page(
       "Choose a test user",
-      `<h1>Choose a test user</h1>
-<p class="lead">${inResponseTo ? "Answering the sign-in request of the service provider." : "IdP-initiated sign-in (no request)."}</p>
+      `<h1 id="picker-heading">Choose a test user</h1>
+<p class="lead">${inResponseTo ? "The application asked you to sign in. Pick the user to sign in as." : "IdP-initiated sign-in: no application asked for it, so the response answers no request."}</p>
 <form method="post" action="${escapeHtml(options.idpBaseUrl)}/saml2/choose">
 <input type="hidden" name="inResponseTo" value="${escapeHtml(inResponseTo)}">
 <input type="hidden" name="relayState" value="${escapeHtml(relayState)}">
-${DEMO_USERS.map((user) => `<p><button type="submit" name="user" value="${user.key}">${escapeHtml(user.label)}</button></p>`).join("\n")}
+<ul class="connections" aria-labelledby="picker-heading">
+${DEMO_USERS.map((user) => `<li><button type="submit" class="choice" name="user" value="${user.key}"><span class="choice-name">${escapeHtml(user.label)}<span class="choice-detail">${escapeHtml(user.upn)}</span></span><span class="badge">${escapeHtml(user.roles.join(", "))}</span></button></li>`).join("\n")}
+</ul>
 </form>`,
     );
 
@@ -229,10 +235,11 @@ ${DEMO_USERS.map((user) => `<p><button type="submit" name="user" value="${user.k
       ctx.body = page(
         "Sending the response",
         `<h1>Signing in as ${escapeHtml(user.label)}</h1>
+<p class="lead">Sending the SAML response to the application.</p>
 <form id="saml-post" method="post" action="${escapeHtml(options.acsUrl)}">
 <input type="hidden" name="SAMLResponse" value="${Buffer.from(xml, "utf8").toString("base64")}">
 ${relayState ? `<input type="hidden" name="RelayState" value="${escapeHtml(relayState)}">` : ""}
-<noscript><button type="submit">Continue to the application</button></noscript>
+<noscript><button type="submit" class="primary">Continue to the application</button></noscript>
 </form>
 <script>document.getElementById("saml-post").submit();</script>`,
       );

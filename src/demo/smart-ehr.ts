@@ -9,6 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from "jose";
+import { escapeHtml, renderPage } from "../http/html.js";
 
 /** Options of {@link startDemoSmartEhr}. */
 export interface DemoSmartEhrOptions {
@@ -206,12 +207,24 @@ export async function startDemoSmartEhr(options: DemoSmartEhrOptions): Promise<D
     if (path === "/" || path === "/ehr") {
       const items = PATIENTS.map(
         (patient) =>
-          `<li><a href="/ehr/launch?patient=${patient.id}">Launch the app for ${patient.name}</a></li>`,
-      ).join("");
+          `<li><a class="connection" href="/ehr/launch?patient=${encodeURIComponent(patient.id)}"><span class="choice-name">Launch the app for ${escapeHtml(patient.name)}<span class="choice-detail">Patient ${escapeHtml(patient.id)}, encounter ${escapeHtml(patient.encounter)}</span></span><span class="badge">SMART launch</span></a></li>`,
+      ).join("\n");
+      const body = `<div class="card">
+<h1 id="patients-heading">Patients</h1>
+<p class="lead">Launch the app from a patient's chart, as a clinician does in the EHR.</p>
+<ul class="connections" aria-labelledby="patients-heading">
+${items}
+</ul>
+<p class="banner"><strong>Development EHR.</strong> It approves every request of its one app without asking anyone. Never use it for real patients.</p>
+</div>`;
       return {
         status: 200,
-        headers: { "content-type": "text/html" },
-        body: `<!doctype html><title>Demo EHR</title><h1>Demo EHR</h1><ul>${items}</ul>`,
+        headers: { "content-type": "text/html; charset=utf-8" },
+        body: renderPage("Demo EHR", body, {
+          siteName: "Demo EHR",
+          tagline: "SMART on FHIR EHR for development",
+          variant: "idp",
+        }),
       };
     }
     if (path === "/oauth2/authorize") {

@@ -1,7 +1,7 @@
 import type Koa from "koa";
 import { ERROR_CODES, SignInError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { escapeHtml, renderPage } from "./html.js";
+import { ICONS, escapeHtml, renderPage } from "./html.js";
 
 /** Tells whether the client prefers JSON to HTML. */
 export function wantsJson(ctx: Koa.Context): boolean {
@@ -12,7 +12,10 @@ export function wantsJson(ctx: Koa.Context): boolean {
 export function setPageHeaders(ctx: Koa.Context): void {
   ctx.set("Cache-Control", "no-store");
   ctx.set("X-Content-Type-Options", "nosniff");
-  ctx.set("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with the
+  // same-origin form POST of the Sign out button, and POST /logout rejects a null Origin.
+  // Requests to other sites (the IdPs) still carry no Referer.
+  ctx.set("Referrer-Policy", "same-origin");
   ctx.set(
     "Content-Security-Policy",
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'",
@@ -22,24 +25,27 @@ export function setPageHeaders(ctx: Koa.Context): void {
 function renderErrorPage(error: SignInError, homePath: string): string {
   const title = ERROR_CODES[error.code].title;
   const provider = error.providerMessage
-    ? `<h2>Message from the identity provider</h2><p><code>${escapeHtml(error.providerMessage)}</code></p>`
+    ? `<h2>Message from the identity provider</h2>
+<p><code id="provider-message">${escapeHtml(error.providerMessage)}</code></p>`
     : "";
   const connection = error.connection
-    ? `<dt>Connection</dt><dd><code>${escapeHtml(error.connection)}</code></dd>`
+    ? `<dt>Connection</dt><dd><code id="error-connection">${escapeHtml(error.connection)}</code></dd>`
     : "";
   return renderPage(
     `Sign-in failed: ${title}`,
-    `<div class="card" role="alert" aria-labelledby="error-title">
+    `<div class="card">
+<p class="status status-error">${ICONS.error}<span>Sign-in failed</span></p>
 <h1 id="error-title">${escapeHtml(title)}</h1>
-<div class="error"><p>${escapeHtml(error.message)}</p></div>
-<dl>
-<dt>Error code</dt><dd><code id="error-code">${escapeHtml(error.code)}</code></dd>
-${connection}
-</dl>
+<p class="message" id="error-message">${escapeHtml(error.message)}</p>
 <h2>How to fix it</h2>
 <p id="error-fix">${escapeHtml(error.fix)}</p>
 ${provider}
-<p><a href="${escapeHtml(homePath)}">Back to the sign-in page</a></p>
+<h2 id="error-details-heading">Details for your administrator</h2>
+<dl class="facts" aria-labelledby="error-details-heading">
+<dt>Error code</dt><dd><code id="error-code">${escapeHtml(error.code)}</code></dd>
+${connection}
+</dl>
+<div class="actions"><a class="primary" href="${escapeHtml(homePath)}">Back to the sign-in page</a></div>
 </div>`,
   );
 }

@@ -1,37 +1,49 @@
-import { X509Certificate } from "node:crypto";
-import { isLoopbackUrl, readPem, type ServiceConfig } from "../config/load.js";
+import { systemClock, type Clock } from "../clock.js";
+import { isLoopbackUrl, type ServiceConfig } from "../config/load.js";
 import type { ParsedConnection } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import { createSignIn } from "../http/create-sign-in.js";
 import { createLogger } from "../logger.js";
 import { MemoryStore } from "../session/memory-store.js";
+import { checkOidcConnection, checkSmartConnection } from "./check-discovery.js";
+import { checkSamlConnection } from "./check-saml.js";
+import { FindingList, type CheckContext, type CheckFinding } from "./check-support.js";
 
-/** One finding of `federated-signin check`. */
-export interface CheckFinding {
-  connection?: string;
-  severity: "error" | "warning";
-  problem: string;
-  fix: string;
-}
+export type { CheckFinding };
 
-/** What to register at the IdP for one connection. */
+/** Values to register at the IdP for one connection. */
 export interface RegistrationValues {
   connection: string;
   type: ParsedConnection["type"];
   values: Record<string, string>;
 }
 
-const EXPIRY_WARNING_DAYS = 30;
-const DAY_MS = 86_400_000;
+/** Options of {@link runCheck}. */
+export interface CheckOptions {
+  /** Print one JSON document instead of text. */
+  json: boolean;
+  /** Replaces the clock (tests); certificate expiry and clock offsets are measured with it. */
+  clock?: Clock;
+  /** Time limit of each HTTP request, in milliseconds; default 10 s. */
+  timeoutMs?: number;
+  /** Receives the output; defaults to standard output. */
+  write?: (text: string) => void;
+}
 
-function registrationValues(config: ServiceConfig, connection: ParsedConnection): RegistrationValues {
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+function registrationValues(
+  config: ServiceConfig,
+  connection: ParsedConnection,
+): RegistrationValues {
   const base = config.baseUrl;
   if (connection.type === "saml") {
     return {
       connection: connection.id,
       type: connection.type,
       values: {
-        "Identifier (Entity ID)": connection.sp.entityId ?? `${base}/saml/${connection.id}/metadata`,
+        "Identifier (Entity ID)":
+          connection.sp.entityId ?? `${base}/saml/${connection.id}/metadata`,
         "Reply URL (Assertion Consumer Service URL)": `${base}/saml/${connection.id}/acs`,
         "Logout URL": `${base}/saml/${connection.id}/slo`,
         "SP metadata URL": `${base}/saml/${connection.id}/metadata`,
@@ -58,98 +70,49 @@ function registrationValues(config: ServiceConfig, connection: ParsedConnection)
   };
 }
 
-function checkCertificates(
+/**
+ * Builds an OIDC or SMART connection as the service would (client keys, discovery) and reports
+ * what fails. SAML connections are built by checkSamlConnection without network or disk.
+ */
+async function loadConnection(
   config: ServiceConfig,
   connection: ParsedConnection,
-  now: number,
-  findings: CheckFinding[],
-): void {
-  if (connection.type !== "saml") return;
-  const pems: Array<[string, string]> = [];
-  connection.idp.certificates?.forEach((value, index) =>
-    pems.push([`idp.certificates[${index}]`, value]),
-  );
-  if (connection.sp.signingCert) pems.push(["sp.signingCert", connection.sp.signingCert]);
-  if (connection.sp.decryptionCert) pems.push(["sp.decryptionCert", connection.sp.decryptionCert]);
-  for (const [key, value] of pems) {
-    let certificate: X509Certificate;
+  findings: FindingList,
+): Promise<void> {
+  try {
+    const signIn = await createSignIn(
+      { ...config, connections: [connection] },
+      { logger: createLogger("silent"), store: new MemoryStore() },
+    );
     try {
-      certificate = new X509Certificate(readPem(value, config.configDir, key));
-    } catch (error) {
-      findings.push({
-        connection: connection.id,
-        severity: "error",
-        problem: `${key} is not a readable X.509 certificate (${(error as Error).message})`,
-        fix: "Give the certificate as PEM text or the path of a PEM file.",
-      });
-      continue;
+      await signIn.registry.get(connection.id)?.checkReady();
+    } finally {
+      await signIn.close();
     }
-    const daysLeft = Math.floor((Date.parse(certificate.validTo) - now) / DAY_MS);
-    if (daysLeft < 0) {
-      findings.push({
-        connection: connection.id,
-        severity: "error",
-        problem: `${key} expired on ${certificate.validTo}`,
-        fix: key.startsWith("idp")
-          ? "Download the IdP's current signing certificate (Entra: SAML Certificates) and replace it."
-          : "Create a new key and certificate (certs/create-sp-keys.sh) and register the certificate at the IdP.",
-      });
-    } else if (daysLeft < EXPIRY_WARNING_DAYS) {
-      findings.push({
-        connection: connection.id,
-        severity: "warning",
-        problem: `${key} expires in ${daysLeft} days (${certificate.validTo})`,
-        fix: "Prepare the next certificate now and add it before the old one expires.",
-      });
-    }
+  } catch (error) {
+    findings.error(
+      error instanceof ConfigError ? error.problems.join("; ") : (error as Error).message,
+      "Correct the connection settings named above, then run check again.",
+    );
   }
 }
 
-/**
- * Checks the federation setup of every connection: loads each connection as the service would
- * (metadata, discovery), checks certificates and URLs, and prints the problems with their fixes.
- * Returns the process exit code: 0 when no errors were found, 1 otherwise.
- */
-export async function runCheck(config: ServiceConfig, options: { json: boolean }): Promise<number> {
-  const findings: CheckFinding[] = [];
-  const now = Date.now();
-  if (!config.baseUrl.startsWith("https:") && !isLoopbackUrl(config.baseUrl)) {
-    findings.push({
-      severity: "error",
-      problem: `baseUrl ${config.baseUrl} uses http on a host that is not loopback`,
-      fix: "Serve the service over https and set baseUrl to its https URL; Entra accepts http reply URLs only for localhost.",
-    });
-  }
-  for (const connection of config.connections) {
-    checkCertificates(config, connection, now, findings);
-    try {
-      const signIn = await createSignIn(
-        { ...config, connections: [connection] },
-        { logger: createLogger("silent"), store: new MemoryStore() },
-      );
-      try {
-        await signIn.registry.get(connection.id)?.checkReady();
-      } finally {
-        await signIn.close();
-      }
-    } catch (error) {
-      findings.push({
-        connection: connection.id,
-        severity: "error",
-        problem: error instanceof ConfigError ? error.problems.join("; ") : (error as Error).message,
-        fix: "Correct the connection settings named above, then run check again.",
-      });
-    }
-  }
-  const registrations = config.connections.map((connection) =>
-    registrationValues(config, connection),
-  );
-  const errors = findings.filter((finding) => finding.severity === "error").length;
+async function checkConnection(
+  config: ServiceConfig,
+  connection: ParsedConnection,
+  context: CheckContext,
+): Promise<CheckFinding[]> {
+  if (connection.type === "saml") return (await checkSamlConnection(connection, context)).items;
+  const findings =
+    connection.type === "oidc"
+      ? await checkOidcConnection(connection, context)
+      : await checkSmartConnection(connection, context);
+  if (!findings.hasErrors) await loadConnection(config, connection, findings);
+  return findings.items;
+}
 
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify({ ok: errors === 0, findings, registrations }, null, 2)}\n`);
-    return errors === 0 ? 0 : 1;
-  }
+/** Formats the result as text: what to register at each IdP, then each finding with its fix. */
+function formatText(registrations: RegistrationValues[], findings: CheckFinding[]): string {
   const lines: string[] = [];
   for (const registration of registrations) {
     lines.push(`Connection ${registration.connection} (${registration.type}): register at the IdP`);
@@ -158,14 +121,48 @@ export async function runCheck(config: ServiceConfig, options: { json: boolean }
     }
   }
   lines.push("");
-  if (findings.length === 0) {
-    lines.push("No problems found.");
-  }
+  if (findings.length === 0) lines.push("No problems found.");
   for (const finding of findings) {
     const where = finding.connection ? `[${finding.connection}] ` : "";
     lines.push(`${finding.severity.toUpperCase()} ${where}${finding.problem}`);
     lines.push(`  fix: ${finding.fix}`);
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
-  return errors === 0 ? 0 : 1;
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Checks the federation setup of every connection. It downloads each IdP's metadata or
+ * discovery document with a time limit and checks the kind of document, issuer and entity ID,
+ * signatures, certificate expiry, PKCE support, https reply URLs and the clock against each
+ * server's Date header. It prints the values to register at each IdP and every problem with
+ * its fix, and returns the process exit code: 0 without errors, 1 otherwise.
+ */
+export async function runCheck(config: ServiceConfig, options: CheckOptions): Promise<number> {
+  const context: CheckContext = {
+    config,
+    clock: options.clock ?? systemClock,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  };
+  const write = options.write ?? ((text: string) => void process.stdout.write(text));
+  const service = new FindingList();
+  if (!config.baseUrl.startsWith("https:") && !isLoopbackUrl(config.baseUrl)) {
+    service.error(
+      `baseUrl ${config.baseUrl} uses http on a host that is not loopback`,
+      "Serve the service over https and set baseUrl to its https URL; Entra accepts http reply URLs only for localhost.",
+    );
+  }
+  const findings: CheckFinding[] = [...service.items];
+  for (const connection of config.connections) {
+    findings.push(...(await checkConnection(config, connection, context)));
+  }
+  const registrations = config.connections.map((connection) =>
+    registrationValues(config, connection),
+  );
+  const ok = !findings.some((finding) => finding.severity === "error");
+  if (options.json) {
+    write(`${JSON.stringify({ ok, findings, registrations }, null, 2)}\n`);
+  } else {
+    write(formatText(registrations, findings));
+  }
+  return ok ? 0 : 1;
 }

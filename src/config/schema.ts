@@ -66,6 +66,8 @@ const baseConnection = {
   name: z.string().min(1).optional(),
   claims: claimsSchema,
   clockSkew: duration("3m").default(180_000),
+  /** Keeps a redacted trace of each sign-in attempt for the admin pages (see docs/traces.md). */
+  trace: z.boolean().default(false),
 };
 
 const samlConnectionSchema = z
@@ -78,6 +80,15 @@ const samlConnectionSchema = z
         metadataFile: z.string().min(1).optional(),
         /** Optional PEM (or path) of a certificate that must have signed the metadata. */
         metadataSigningCert: z.string().min(1).optional(),
+        /** Minimum time between two scheduled refreshes of metadataUrl. */
+        metadataRefreshMinInterval: duration("5m").default(5 * 60_000),
+        /** Maximum time between two scheduled refreshes of metadataUrl. */
+        metadataRefreshMaxInterval: duration("6h").default(6 * 3_600_000),
+        /**
+         * Folder for the last accepted copy of metadataUrl (file `<connection id>.xml`), relative
+         * to the config folder; default `var/metadata-cache`.
+         */
+        metadataCacheDir: z.string().min(1).optional(),
         entityId: z.string().min(1).optional(),
         ssoUrl: httpUrl.optional(),
         sloUrl: httpUrl.optional(),
@@ -89,6 +100,8 @@ const samlConnectionSchema = z
         entityId: z.string().min(1).optional(),
         signingKey: z.string().min(1).optional(),
         signingCert: z.string().min(1).optional(),
+        /** Certificate of the next SP signing key, published in SP metadata ahead of a rollover. */
+        nextSigningCert: z.string().min(1).optional(),
         decryptionKey: z.string().min(1).optional(),
         decryptionCert: z.string().min(1).optional(),
         nameIdFormat: z.string().min(1).optional(),
@@ -181,6 +194,23 @@ export const serviceConfigSchema = z
         cookieName: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("fs_session"),
       })
       .strict(),
+    admin: z
+      .object({
+        /** Bearer token of the admin pages (`/admin/traces`); without it they answer 404. */
+        token: z.string().min(32, "must be at least 32 characters of random text"),
+      })
+      .strict()
+      .optional(),
+    workers: z
+      .object({
+        /**
+         * Worker threads that validate SAML responses. 0 validates on the main thread; unset means
+         * CPUs minus one (at least 1), or 0 when running from the TypeScript source.
+         */
+        saml: z.number().int().min(0).max(256).optional(),
+      })
+      .strict()
+      .optional(),
     connections: z
       .array(
         z.discriminatedUnion("type", [

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Prometheus metrics of one service instance, on its own registry. */
 export interface Metrics {
@@ -6,11 +6,21 @@ export interface Metrics {
   signIns: Counter<"connection" | "protocol" | "result" | "code">;
   signInDuration: Histogram<"connection" | "protocol">;
   logouts: Counter<"connection" | "kind">;
+  /** IdP metadata loads and refreshes by connection and result (see MetadataRefreshResult). */
+  metadataRefreshes: Counter<"connection" | "result">;
+  /** Whole days until a certificate expires (negative once expired), by connection and role. */
+  certificateExpiryDays: Gauge<"connection" | "role">;
+  /**
+   * Functions that set certificateExpiryDays from the current time before each scrape, keyed
+   * by connection id, so the gauge counts down between metadata refreshes.
+   */
+  certificateExpiryUpdaters: Map<string, () => void>;
 }
 
 /** Creates the metrics registry; `defaults` adds process metrics (CPU, memory, event loop). */
 export function createMetrics(defaults = true): Metrics {
   const registry = new Registry();
+  const certificateExpiryUpdaters = new Map<string, () => void>();
   if (defaults) collectDefaultMetrics({ register: registry, prefix: "federated_signin_" });
   return {
     registry,
@@ -29,9 +39,25 @@ export function createMetrics(defaults = true): Metrics {
     }),
     logouts: new Counter({
       name: "federated_signin_logouts_total",
-      help: "Logouts by connection and kind (local, idp, slo)",
+      help: "Ended sessions by connection and kind (local, idp, slo, backchannel)",
       labelNames: ["connection", "kind"],
       registers: [registry],
     }),
+    metadataRefreshes: new Counter({
+      name: "federated_signin_metadata_refresh_total",
+      help: "IdP metadata loads and refreshes by connection and result (updated, unchanged, cache_used, or why the document was rejected)",
+      labelNames: ["connection", "result"],
+      registers: [registry],
+    }),
+    certificateExpiryDays: new Gauge({
+      name: "federated_signin_certificate_expiry_days",
+      help: "Whole days until a certificate expires, negative once expired, by connection and role (idp-signing: the soonest of the trusted IdP certificates)",
+      labelNames: ["connection", "role"],
+      registers: [registry],
+      collect() {
+        for (const update of certificateExpiryUpdaters.values()) update();
+      },
+    }),
+    certificateExpiryUpdaters,
   };
 }

@@ -1,9 +1,9 @@
 import type Koa from "koa";
-import type { SAML } from "@node-saml/node-saml";
 import { readForm } from "../http/form.js";
 import { resetCurrentSession } from "../http/routes.js";
 import type { ServiceContext } from "../http/service.js";
 import { buildIdentity } from "../identity/map.js";
+import { attachTraceDetails } from "../traces/trace.js";
 import type { ParsedSamlConnection } from "../config/schema.js";
 import { startSession, type IdpSessionInfo } from "../session/session.js";
 import { recordAssertionId } from "./replay-cache.js";
@@ -14,7 +14,16 @@ import {
 } from "./request-state.js";
 import { samlError } from "./response-structure.js";
 import type { SamlSettings } from "./settings.js";
-import { validateResponse, type ValidatedResponse } from "./validate-response.js";
+import type { ValidatedResponse } from "./validate-response.js";
+
+/**
+ * Validates a SAMLResponse form value at `nowMs` with the connection's current trusted
+ * certificates (see SamlConnection.validate).
+ */
+export type ResponseValidation = (
+  samlResponse: string,
+  nowMs: number,
+) => Promise<ValidatedResponse>;
 
 /** Finds where the sign-in lands: the stored returnTo, or idpInitiatedReturnTo when unsolicited. */
 async function resolveReturnTo(
@@ -62,7 +71,7 @@ export async function handleAcs(
   svc: ServiceContext,
   conn: ParsedSamlConnection,
   settings: SamlSettings,
-  verifier: SAML,
+  validate: ResponseValidation,
 ): Promise<void> {
   const form = await readForm(ctx, settings.maxResponseSize);
   const samlResponse = form.get("SAMLResponse");
@@ -74,7 +83,13 @@ export async function handleAcs(
     );
   }
   const nowMs = svc.clock.now();
-  const validated = await validateResponse(settings, verifier, samlResponse, nowMs);
+  const validated = await validate(samlResponse, nowMs);
+  attachTraceDetails(ctx, {
+    ...validated.logDetails,
+    assertionId: validated.assertionId,
+    nameIdFormat: validated.fields.nameIdFormat,
+    audience: validated.fields.audienceRestrictions.flat().join(" "),
+  });
 
   const firstUse = await recordAssertionId(
     svc.store,

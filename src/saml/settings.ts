@@ -5,12 +5,7 @@ import { readPem } from "../config/load.js";
 import type { ParsedSamlConnection } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
 import type { ServiceContext } from "../http/service.js";
-import {
-  fetchMetadata,
-  MetadataError,
-  parseIdpMetadata,
-  type IdpMetadata,
-} from "./idp-metadata.js";
+import { MetadataError, parseIdpMetadata, type IdpMetadata } from "./idp-metadata.js";
 
 /** NameID format sent in the AuthnRequest unless sp.nameIdFormat is set. */
 export const DEFAULT_NAME_ID_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
@@ -27,6 +22,8 @@ export interface SamlSettings {
   nameIdFormat: string;
   spSigningKey?: string;
   spSigningCert?: string;
+  /** Certificate of the next SP signing key, published in SP metadata before a key rollover. */
+  spNextSigningCert?: string;
   spDecryptionKey?: string;
   spDecryptionCert?: string;
   idpEntityId: string;
@@ -34,6 +31,10 @@ export interface SamlSettings {
   idpLogoutIssuers: string[];
   idpSsoUrl: string;
   idpSloUrl?: string;
+  /**
+   * Trusted IdP signing certificates (PEM); any of them may sign. A metadata refresh replaces
+   * the whole settings object, so read it per request from the connection.
+   */
   idpCerts: string[];
   clockSkewMs: number;
   allowSha1: boolean;
@@ -76,54 +77,127 @@ function checkCertificate(pem: string, keyPath: string): void {
   }
 }
 
-async function loadMetadata(
+/** Parts of the service context that building settings reads. */
+export type SettingsContext = Pick<ServiceContext, "config" | "baseUrl" | "clock">;
+
+/** Returns the config key of a connection, such as `connections[2]`, for messages. */
+export function connectionKey(
   conn: ParsedSamlConnection,
-  key: string,
-  configDir: string,
-): Promise<IdpMetadata | undefined> {
-  const { metadataUrl, metadataFile, metadataSigningCert } = conn.idp;
-  if (metadataUrl === undefined && metadataFile === undefined) return undefined;
-  const signingCert =
-    metadataSigningCert === undefined
-      ? undefined
-      : readPem(metadataSigningCert, configDir, `${key}.idp.metadataSigningCert`);
-  const source = metadataUrl ?? metadataFile ?? "";
-  const sourceKey = metadataUrl !== undefined ? "metadataUrl" : "metadataFile";
+  config: SettingsContext["config"],
+): string {
+  const index = config.connections.findIndex((candidate) => candidate.id === conn.id);
+  return `connections[${index}]`;
+}
+
+/** Reads idp.metadataSigningCert, or returns undefined when it is not set. */
+export function readMetadataSigningCert(
+  conn: ParsedSamlConnection,
+  svc: SettingsContext,
+): string | undefined {
+  const value = conn.idp.metadataSigningCert;
+  if (value === undefined) return undefined;
+  const keyPath = `${connectionKey(conn, svc.config)}.idp.metadataSigningCert`;
+  const pem = readPem(value, svc.config.configDir, keyPath);
+  checkCertificate(pem, keyPath);
+  return pem;
+}
+
+/** Turns a metadata failure at start into a ConfigError that names the key, value and fix. */
+export function metadataConfigError(
+  conn: ParsedSamlConnection,
+  svc: SettingsContext,
+  error: MetadataError,
+): ConfigError {
+  const key = connectionKey(conn, svc.config);
+  const sourceKey = conn.idp.metadataUrl !== undefined ? "metadataUrl" : "metadataFile";
+  const source = conn.idp.metadataUrl ?? conn.idp.metadataFile ?? "";
+  return new ConfigError([
+    `${key}.idp.${sourceKey}: ${error.message} (got ${JSON.stringify(source)}); use the IdP's SAML metadata (Entra: the App Federation Metadata Url of the enterprise app)`,
+  ]);
+}
+
+/** Reads and checks idp.metadataFile; a document past its validUntil is rejected. */
+function loadMetadataFile(
+  conn: ParsedSamlConnection,
+  svc: SettingsContext,
+  file: string,
+): IdpMetadata {
+  const resolved = path.resolve(svc.config.configDir, file);
   try {
     let xml: string;
-    if (metadataUrl !== undefined) {
-      // NOTE: the metadata is fetched once at start; a changed IdP certificate needs a restart.
-      xml = await fetchMetadata(metadataUrl);
-    } else {
-      const file = path.resolve(configDir, source);
-      try {
-        xml = readFileSync(file, "utf8");
-      } catch (error) {
-        throw new MetadataError(
-          `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-        );
-      }
+    try {
+      xml = readFileSync(resolved, "utf8");
+    } catch (error) {
+      throw new MetadataError(
+        `cannot read ${resolved} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      );
     }
-    return parseIdpMetadata(xml, signingCert);
+    const metadata = parseIdpMetadata(xml, readMetadataSigningCert(conn, svc));
+    if (metadata.validUntilMs !== undefined && metadata.validUntilMs <= svc.clock.now()) {
+      throw new MetadataError(
+        `the metadata expired at ${new Date(metadata.validUntilMs).toISOString()} (validUntil)`,
+        "expired",
+      );
+    }
+    return metadata;
   } catch (error) {
     if (!(error instanceof MetadataError)) throw error;
-    throw new ConfigError([
-      `${key}.idp.${sourceKey}: ${error.message} (got ${JSON.stringify(source)}); use the IdP's SAML metadata (Entra: the App Federation Metadata Url of the enterprise app)`,
-    ]);
+    throw metadataConfigError(conn, svc, error);
   }
 }
 
-/** Builds the settings of a `type: saml` connection; throws ConfigError naming key and fix. */
-export async function loadSamlSettings(
+/**
+ * Returns the settings with the IdP entity ID, endpoints and signing certificates of a newer
+ * metadata document; configured idp.ssoUrl, idp.sloUrl and idp.certificates still win. Throws
+ * MetadataError when the document leaves the connection without an SSO URL.
+ */
+export function withIdpMetadata(
+  settings: SamlSettings,
   conn: ParsedSamlConnection,
-  svc: ServiceContext,
-): Promise<SamlSettings> {
-  const index = svc.config.connections.findIndex((candidate) => candidate.id === conn.id);
-  const key = `connections[${index}]`;
+  metadata: IdpMetadata,
+): SamlSettings {
+  const idpSsoUrl = conn.idp.ssoUrl ?? metadata.ssoRedirectUrl;
+  if (!idpSsoUrl) {
+    throw new MetadataError(
+      "the metadata has no SingleSignOnService with the HTTP-Redirect binding",
+    );
+  }
+  const idpEntityId = conn.idp.entityId ?? metadata.entityId;
+  const updated: SamlSettings = {
+    ...settings,
+    idpEntityId,
+    idpLogoutIssuers: logoutIssuersFor(idpEntityId),
+    idpSsoUrl,
+    idpCerts: conn.idp.certificates !== undefined ? settings.idpCerts : [...metadata.signingCerts],
+  };
+  delete updated.idpSloUrl;
+  const idpSloUrl = conn.idp.sloUrl ?? metadata.sloRedirectUrl;
+  if (idpSloUrl) updated.idpSloUrl = idpSloUrl;
+  return updated;
+}
+
+/**
+ * Builds the settings of a `type: saml` connection; throws ConfigError naming key and fix.
+ * With idp.metadataUrl the caller loads the document and passes it as `urlMetadata`
+ * (see IdpMetadataSource); idp.metadataFile is read here.
+ */
+export function loadSamlSettings(
+  conn: ParsedSamlConnection,
+  svc: SettingsContext,
+  urlMetadata?: IdpMetadata,
+): SamlSettings {
+  const key = connectionKey(conn, svc.config);
   const configDir = svc.config.configDir;
   const base = `${svc.baseUrl}/saml/${conn.id}`;
   const basePath = new URL(svc.baseUrl).pathname.replace(/\/+$/, "");
-  const metadata = await loadMetadata(conn, key, configDir);
+  if (conn.idp.metadataUrl !== undefined && urlMetadata === undefined) {
+    throw new Error(`connection ${conn.id}: the metadata of idp.metadataUrl was not loaded`);
+  }
+  const metadata =
+    urlMetadata ??
+    (conn.idp.metadataFile !== undefined
+      ? loadMetadataFile(conn, svc, conn.idp.metadataFile)
+      : undefined);
 
   const idpEntityId = conn.idp.entityId ?? metadata?.entityId ?? "";
   if (idpEntityId.includes("{tenantid}")) {
@@ -175,6 +249,14 @@ export async function loadSamlSettings(
     checkPrivateKey(settings.spSigningKey, `${key}.sp.signingKey`);
     settings.spSigningCert = readPem(sp.signingCert, configDir, `${key}.sp.signingCert`);
     checkCertificate(settings.spSigningCert, `${key}.sp.signingCert`);
+  }
+  if (sp.nextSigningCert) {
+    settings.spNextSigningCert = readPem(
+      sp.nextSigningCert,
+      configDir,
+      `${key}.sp.nextSigningCert`,
+    );
+    checkCertificate(settings.spNextSigningCert, `${key}.sp.nextSigningCert`);
   }
   if (sp.decryptionKey && sp.decryptionCert) {
     settings.spDecryptionKey = readPem(sp.decryptionKey, configDir, `${key}.sp.decryptionKey`);

@@ -25,11 +25,13 @@ function keyDescriptor(use: "signing" | "encryption", pem: string): string {
 /**
  * Builds the SP metadata document: entity ID, ACS (HTTP-POST), single logout (HTTP-Redirect
  * and HTTP-POST), NameID format and the signing and encryption certificates when configured.
+ * During an SP key rollover both the current and the next signing certificate are listed.
  * Entra's "Upload metadata file" reads the entity ID and the ACS URL from it.
  */
 export function buildSpMetadata(settings: SamlSettings): string {
   const keys = [
     settings.spSigningCert ? keyDescriptor("signing", settings.spSigningCert) : "",
+    settings.spNextSigningCert ? keyDescriptor("signing", settings.spNextSigningCert) : "",
     settings.spDecryptionCert ? keyDescriptor("encryption", settings.spDecryptionCert) : "",
   ].join("");
   const slo = escapeXml(settings.sloUrl);

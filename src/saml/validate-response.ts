@@ -1,9 +1,20 @@
+import { X509Certificate } from "node:crypto";
+import type { Document } from "@xmldom/xmldom";
 import { SAML, ValidateInResponseTo, type Profile } from "@node-saml/node-saml";
-import type { ErrorCode, LogDetails } from "../errors.js";
+import { SignInError, type ErrorCode, type LogDetails } from "../errors.js";
 import { checkResponseStructure, decodeResponse, samlError } from "./response-structure.js";
 import type { SamlSettings } from "./settings.js";
 import { readAssertionFields, type AssertionFields } from "./verified-assertion.js";
-import { NS, attribute, childElements, parseInstant, textOf, truncate } from "./xml.js";
+import {
+  NS,
+  attribute,
+  childElements,
+  descendants,
+  parseInstant,
+  pemBody,
+  textOf,
+  truncate,
+} from "./xml.js";
 
 /** A SAML response that passed every check except InResponseTo binding and replay. */
 export interface ValidatedResponse {
@@ -40,6 +51,49 @@ export function createSignatureVerifier(settings: SamlSettings): SAML {
     validateInResponseTo: ValidateInResponseTo.never,
     ...(settings.spDecryptionKey ? { decryptionPvk: settings.spDecryptionKey } : {}),
   });
+}
+
+/**
+ * Tells whether every signature in the response names, in its KeyInfo, a certificate that the
+ * connection trusts. False when a signature names another certificate or none, which is how a
+ * response signed after an IdP key rollover looks. Also returns the SHA-256 fingerprint of the
+ * first unknown certificate for the log. KeyInfo is read only for this hint, never for trust.
+ */
+function signingCertificateHint(
+  doc: Document,
+  trustedPems: readonly string[],
+): { trusted: boolean; unknownFingerprint?: string } {
+  const trusted = new Set(trustedPems.map(pemBody));
+  const signatures = descendants(doc, NS.dsig, "Signature");
+  let allTrusted = signatures.length > 0;
+  for (const signature of signatures) {
+    const certificates = descendants(signature, NS.dsig, "X509Certificate");
+    if (certificates.length === 0) allTrusted = false;
+    for (const element of certificates) {
+      const body = (textOf(element) ?? "").replace(/\s+/g, "");
+      if (trusted.has(body)) continue;
+      try {
+        const fingerprint = new X509Certificate(Buffer.from(body, "base64")).fingerprint256;
+        return { trusted: false, unknownFingerprint: fingerprint };
+      } catch {
+        return { trusted: false };
+      }
+    }
+  }
+  return { trusted: allTrusted };
+}
+
+/**
+ * Tells whether a validation failure may come from an IdP signing key that the connection does
+ * not know yet, so a metadata refresh could fix it. The flag travels in the log details, which
+ * survive the worker-thread boundary.
+ */
+export function isUnknownSigningKeyError(error: unknown): boolean {
+  return (
+    error instanceof SignInError &&
+    error.code === "SAML_SIGNATURE_INVALID" &&
+    error.logDetails.signingCertTrusted === false
+  );
 }
 
 /** Maps a node-saml failure message to our code. */
@@ -178,11 +232,17 @@ export async function validateResponse(
             fix: `Set Identifier (Entity ID) in the Entra enterprise app (or the audience in the IdP) to ${settings.spEntityId}`,
           }
         : {};
+    const details: LogDetails = { ...logDetails, reason: truncate(message, 200) };
+    if (code === "SAML_SIGNATURE_INVALID") {
+      const hint = signingCertificateHint(doc, settings.idpCerts);
+      details.signingCertTrusted = hint.trusted;
+      if (hint.unknownFingerprint) details.signingCertFingerprint = hint.unknownFingerprint;
+    }
     throw samlError(
       settings,
       code,
       "The SAML response failed signature verification or decryption.",
-      { ...logDetails, reason: truncate(message, 200) },
+      details,
       fix,
     );
   }

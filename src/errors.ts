@@ -142,6 +142,11 @@ export const ERROR_CODES = {
     "SAML logout message rejected",
     "Check the IdP's single logout setup and signing certificate.",
   ),
+  SAML_LOGOUT_REPLAYED: info(
+    400,
+    "SAML LogoutRequest was already used",
+    "Each LogoutRequest is accepted once. Check that nothing between the IdP and this service resends it.",
+  ),
 
   // OpenID Connect.
   OIDC_PROVIDER_ERROR: info(
@@ -185,6 +190,11 @@ export const ERROR_CODES = {
     "Token response is invalid",
     "The provider's token response failed validation. Check the log for the rule that failed.",
   ),
+  OIDC_LOGOUT_TOKEN_INVALID: info(
+    400,
+    "Logout token rejected",
+    "The back-channel logout token failed validation. Check the log for the rule that failed.",
+  ),
   OIDC_DISCOVERY_FAILED: info(
     502,
     "OpenID provider discovery failed",
@@ -211,6 +221,18 @@ export const ERROR_CODES = {
     502,
     "SMART configuration could not be loaded",
     "Check that the FHIR server publishes .well-known/smart-configuration.",
+  ),
+
+  // Admin pages.
+  ADMIN_NOT_CONFIGURED: info(
+    404,
+    "Not found",
+    "Set admin.token in the configuration to turn on the admin pages.",
+  ),
+  ADMIN_UNAUTHORIZED: info(
+    401,
+    "Admin token missing or wrong",
+    "Send the admin token from the configuration as Authorization: Bearer <token>.",
   ),
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -32,7 +32,11 @@ export type AuditEvent =
       event: "logout";
       connection: string;
       user: string;
-      /** local: this service only; idp: also at the IdP; slo: started by the IdP. */
+      /**
+       * local: POST /logout; idp: POST /logout?idp=1, which also ends the user's other sessions
+       * and starts IdP logout; slo: a SAML LogoutRequest from the IdP; backchannel: an OIDC
+       * back-channel logout token.
+       */
       kind: "local" | "idp" | "slo" | "backchannel";
       clientIp?: string;
     };

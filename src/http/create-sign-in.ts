@@ -3,6 +3,7 @@ import Router from "@koa/router";
 import Cookies from "cookies";
 import Koa from "koa";
 import type { CustomFetch } from "openid-client";
+import { installAdminRoutes } from "../admin/routes.js";
 import { AuditLog, discardSink, fileSink, stdoutSink, type AuditSink } from "../audit/audit.js";
 import { cryptoIdGenerator, systemClock, type Clock, type IdGenerator } from "../clock.js";
 import { isLoopbackUrl, parseConfig, type ServiceConfig } from "../config/load.js";
@@ -163,6 +164,7 @@ export async function createSignIn(
   const router = new Router({ prefix: basePath || undefined });
   router.use(errorHandler(logger, `${baseUrl}/`));
   installCoreRoutes(router, registry, svc);
+  installAdminRoutes(router, registry, svc);
   for (const install of ROUTE_INSTALLERS) install(router, registry);
 
   const healthRouter = new Router({ prefix: basePath || undefined });

@@ -2,10 +2,14 @@ import type Router from "@koa/router";
 import type Koa from "koa";
 import { SignInError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
-import { readSession, type SessionRecord } from "../session/session.js";
+import { protocolSubject } from "../session/session-index.js";
+import { endCurrentSession, readSession, type SessionRecord } from "../session/session.js";
+import type { SmartConnection } from "../smart/connection.js";
+import { revokeSmartTokens } from "../smart/revoke.js";
 import type { ConnectionRegistry } from "./connection.js";
 import { setPageHeaders, wantsJson } from "./error-handler.js";
-import { escapeHtml, renderPage } from "./html.js";
+import { ICONS, escapeHtml, renderPage } from "./html.js";
+import { endSessionsEverywhere, recordLogout } from "./logout.js";
 import { safeReturnTo } from "./return-to.js";
 import type { ServiceContext } from "./service.js";
 
@@ -54,67 +58,115 @@ function setForwardAuthHeaders(ctx: Koa.Context, identity: Identity): void {
   ctx.set("X-Auth-Request-Connection", identity.connection);
 }
 
+/** Protocol names as users and administrators know them, shown next to each connection. */
+const PROTOCOL_LABELS: Record<string, string> = {
+  saml: "SAML 2.0",
+  oidc: "OpenID Connect",
+  smart: "SMART on FHIR",
+};
+
+/** Formats an instant as `YYYY-MM-DD HH:MM UTC` for people. The ISO form goes in `datetime`. */
+function formatUtc(epochMs: number): string {
+  const iso = new Date(epochMs).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** Renders a list of values, or "None" when it is empty. */
+function renderValues(values: string[]): string {
+  if (values.length === 0) return "None";
+  return `<ul class="values">${values.map((value) => `<li>${escapeHtml(value)}</li>`).join("")}</ul>`;
+}
+
+function renderSignedIn(
+  svc: ServiceContext,
+  registry: ConnectionRegistry,
+  record: SessionRecord,
+): string {
+  const base = svc.config.baseUrl;
+  const identity = record.identity;
+  const connection = registry.get(identity.connection);
+  const connectionLabel = connection?.displayName ?? identity.connection;
+  const protocol = PROTOCOL_LABELS[identity.protocol] ?? identity.protocol.toUpperCase();
+  // Each value is HTML already: escaped text or a rendered list.
+  const rows: Array<[string, string | undefined]> = [
+    ["Name", identity.name === undefined ? undefined : escapeHtml(identity.name)],
+    ["Email", identity.email === undefined ? undefined : escapeHtml(identity.email)],
+    ["Username", identity.username === undefined ? undefined : escapeHtml(identity.username)],
+    ["User ID", `<code class="identifier">${escapeHtml(identity.id)}</code>`],
+    [
+      "Signed in with",
+      `${escapeHtml(connectionLabel)}<span class="badge">${escapeHtml(protocol)}</span>`,
+    ],
+    ["Groups", renderValues(identity.groups)],
+    ["Roles", renderValues(identity.roles)],
+    [
+      "Session ends",
+      `<time datetime="${new Date(record.expiresAt).toISOString()}">${formatUtc(record.expiresAt)}</time>`,
+    ],
+  ];
+  const canIdpLogout = connection?.startIdpLogout !== undefined;
+  const displayName = identity.name ?? identity.username ?? identity.subject;
+  return renderPage(
+    "Signed in",
+    `<div class="card">
+<p class="status status-ok">${ICONS.ok}<span>Signed in</span></p>
+<h1>Welcome, <span id="signed-in-user">${escapeHtml(displayName)}</span></h1>
+<p class="lead">This is who the applications behind this service see.</p>
+<h2 id="identity-heading">Your identity</h2>
+<dl class="facts" aria-labelledby="identity-heading">
+${rows
+  .filter((row): row is [string, string] => row[1] !== undefined)
+  .map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${value}</dd>`)
+  .join("\n")}
+</dl>
+<div class="actions">
+<form method="post" action="${escapeHtml(`${base}/logout`)}">
+<button type="submit" class="primary">Sign out</button>
+</form>
+${
+  canIdpLogout
+    ? `<form method="post" action="${escapeHtml(`${base}/logout?idp=1`)}">
+<button type="submit" class="secondary" aria-describedby="idp-logout-hint">Sign out everywhere</button>
+</form>`
+    : ""
+}
+</div>
+${
+  canIdpLogout
+    ? `<p class="hint" id="idp-logout-hint">"Sign out everywhere" also ends your session at ${escapeHtml(connectionLabel)}.</p>`
+    : ""
+}
+</div>`,
+  );
+}
+
 function renderHome(
   svc: ServiceContext,
   registry: ConnectionRegistry,
   returnTo: string,
   record?: SessionRecord,
 ): string {
+  if (record) return renderSignedIn(svc, registry, record);
   const base = svc.config.baseUrl;
-  if (record) {
-    const identity = record.identity;
-    const rows: Array<[string, string | undefined]> = [
-      ["Name", identity.name],
-      ["Email", identity.email],
-      ["Username", identity.username],
-      ["User ID", identity.id],
-      ["Signed in with", `${identity.connection} (${identity.protocol.toUpperCase()})`],
-      ["Groups", identity.groups.length > 0 ? identity.groups.join(", ") : "none"],
-      ["Roles", identity.roles.length > 0 ? identity.roles.join(", ") : "none"],
-      ["Session ends", new Date(record.expiresAt).toISOString()],
-    ];
-    const canIdpLogout = registry.get(identity.connection)?.startIdpLogout !== undefined;
-    return renderPage(
-      "Signed in",
-      `<div class="card">
-<h1>Signed in</h1>
-<p class="lead">You are signed in as <strong id="signed-in-user">${escapeHtml(identity.name ?? identity.username ?? identity.subject)}</strong>.</p>
-<dl>
-${rows
-  .filter((row): row is [string, string] => row[1] !== undefined)
-  .map(([label, value]) => `<dt>${escapeHtml(label)}</dt><dd>${escapeHtml(value)}</dd>`)
-  .join("\n")}
-</dl>
-<form method="post" action="${escapeHtml(`${base}/logout`)}">
-<button type="submit" class="secondary">Sign out</button>
-</form>
-${
-  canIdpLogout
-    ? `<form method="post" action="${escapeHtml(`${base}/logout?idp=1`)}" style="margin-top:0.6rem">
-<button type="submit" class="secondary">Sign out everywhere</button>
-</form>`
-    : ""
-}
-</div>`,
-    );
-  }
   const connections = registry.all();
   const buttons =
     connections.length === 0
       ? `<p>No connections are configured. Add one under <code>connections</code> in the configuration file.</p>`
-      : `<ul class="connections">
+      : `<ul class="connections" aria-labelledby="sign-in-heading">
 ${connections
   .map(
-    (connection) => `<li><a class="button" href="${escapeHtml(base + connection.loginPath(returnTo))}">
-<span>Sign in with ${escapeHtml(connection.displayName)}</span><span class="protocol">${escapeHtml(connection.type.toUpperCase())}</span></a></li>`,
+    (
+      connection,
+    ) => `<li><a class="connection" href="${escapeHtml(base + connection.loginPath(returnTo))}">
+<span class="connection-name">Sign in with ${escapeHtml(connection.displayName)}</span><span class="badge">${escapeHtml(PROTOCOL_LABELS[connection.type] ?? connection.type.toUpperCase())}</span></a></li>`,
   )
   .join("\n")}
 </ul>`;
   return renderPage(
     "Sign in",
     `<div class="card">
-<h1>Sign in</h1>
-<p class="lead">Choose your organization's identity provider.</p>
+<h1 id="sign-in-heading">Sign in</h1>
+<p class="lead">Choose your organization. You sign in on its page and then come back here.</p>
 ${buttons}
 </div>`,
   );
@@ -122,11 +174,43 @@ ${buttons}
 
 /** Tells whether a state-changing request came from another site (a cross-site form post). */
 function isCrossSiteRequest(ctx: Koa.Context, baseUrl: string): boolean {
+  // Browsers that send Sec-Fetch-Site say exactly where the request came from. A page with
+  // Referrer-Policy no-referrer makes Chromium send "Origin: null" even for a same-origin
+  // form post, so Origin is read only when Sec-Fetch-Site is absent.
   const fetchSite = ctx.get("sec-fetch-site");
-  if (fetchSite === "cross-site" || fetchSite === "same-site") return true;
+  if (fetchSite) return fetchSite !== "same-origin" && fetchSite !== "none";
   const origin = ctx.get("origin");
   if (origin && origin !== "null") return origin !== new URL(baseUrl).origin;
   return origin === "null";
+}
+
+/**
+ * Finishes `POST /logout` after the current session ended. With `?idp=1` ("sign out
+ * everywhere") it also ends the user's other sessions on this connection, on every instance,
+ * and returns the IdP logout URL. SMART tokens of every ended session are revoked at the EHR.
+ */
+async function endLogoutSessions(
+  ctx: Koa.Context,
+  svc: ServiceContext,
+  registry: ConnectionRegistry,
+  record: SessionRecord,
+): Promise<string | undefined> {
+  const connectionId = record.identity.connection;
+  const connection = registry.get(connectionId);
+  const wantsIdpLogout = ctx.query.idp === "1" || ctx.query.idp === "true";
+  const kind = wantsIdpLogout ? "idp" : "local";
+  recordLogout(ctx, svc, record, kind);
+  const ended = [record];
+  if (wantsIdpLogout) {
+    const selector = { connection: connectionId, subject: protocolSubject(record) };
+    ended.push(...(await endSessionsEverywhere(ctx, svc, selector, kind)));
+  }
+  if (connection?.type === "smart") {
+    for (const each of ended) await revokeSmartTokens(connection as SmartConnection, each);
+  }
+  return wantsIdpLogout && connection?.startIdpLogout
+    ? connection.startIdpLogout(ctx, record)
+    : undefined;
 }
 
 /** Installs the routes common to all protocols: pages, session, forward-auth, logout. */
@@ -138,7 +222,12 @@ export function installCoreRoutes(
   router.get("/", (ctx) => {
     setPageHeaders(ctx);
     ctx.type = "html";
-    ctx.body = renderHome(svc, registry, safeReturnTo(ctx.query.returnTo), currentSession(ctx, svc));
+    ctx.body = renderHome(
+      svc,
+      registry,
+      safeReturnTo(ctx.query.returnTo),
+      currentSession(ctx, svc),
+    );
   });
 
   router.get("/session", (ctx) => {
@@ -181,26 +270,14 @@ export function installCoreRoutes(
       });
     }
     const record = currentSession(ctx, svc);
-    ctx.session = null;
-    resetCurrentSession(ctx);
     let idpLogoutUrl: string | undefined;
     if (record) {
-      const connection = registry.get(record.identity.connection);
-      const wantsIdpLogout = ctx.query.idp === "1" || ctx.query.idp === "true";
-      svc.metrics.logouts.inc({
-        connection: record.identity.connection,
-        kind: wantsIdpLogout ? "idp" : "local",
-      });
-      svc.audit.record({
-        event: "logout",
-        connection: record.identity.connection,
-        user: record.identity.id,
-        kind: wantsIdpLogout ? "idp" : "local",
-        clientIp: ctx.ip,
-      });
-      if (wantsIdpLogout && connection?.startIdpLogout) {
-        idpLogoutUrl = await connection.startIdpLogout(ctx, record);
-      }
+      await endCurrentSession(ctx, svc, record);
+      resetCurrentSession(ctx);
+      idpLogoutUrl = await endLogoutSessions(ctx, svc, registry, record);
+    } else {
+      ctx.session = null;
+      resetCurrentSession(ctx);
     }
     const target = idpLogoutUrl ?? `${svc.config.baseUrl}${safeReturnTo(ctx.query.returnTo)}`;
     if (wantsJson(ctx)) {

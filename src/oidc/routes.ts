@@ -2,6 +2,7 @@ import type Router from "@koa/router";
 import type Koa from "koa";
 import type { ConnectionRegistry, RouteInstaller } from "../http/connection.js";
 import { safeReturnTo } from "../http/return-to.js";
+import { handleBackchannelLogout } from "./backchannel.js";
 import { handleOidcCallback } from "./callback.js";
 import { withSignInMetrics } from "./complete.js";
 import type { OidcConnection } from "./connection.js";
@@ -23,7 +24,10 @@ async function login(ctx: Koa.Context, connection: OidcConnection): Promise<void
   ctx.redirect(url.href);
 }
 
-/** Installs `GET /oidc/:id/login` and `GET|POST /oidc/:id/callback`. */
+/**
+ * Installs `GET /oidc/:id/login`, `GET|POST /oidc/:id/callback` and
+ * `POST /oidc/:id/backchannel-logout`.
+ */
 export const installOidcRoutes: RouteInstaller = (router: Router, registry: ConnectionRegistry) => {
   router.get("/oidc/:id/login", async (ctx) => {
     await login(ctx, registry.require<OidcConnection>(ctx.params.id ?? "", "oidc"));
@@ -37,4 +41,9 @@ export const installOidcRoutes: RouteInstaller = (router: Router, registry: Conn
   };
   router.get("/oidc/:id/callback", callback);
   router.post("/oidc/:id/callback", callback);
+
+  router.post("/oidc/:id/backchannel-logout", async (ctx) => {
+    const connection = registry.require<OidcConnection>(ctx.params.id ?? "", "oidc");
+    await handleBackchannelLogout(ctx, connection);
+  });
 };

@@ -3,6 +3,7 @@ import type { Element } from "@xmldom/xmldom";
 import { getVerifiedXml } from "@node-saml/node-saml/lib/xml.js";
 import { SignInError } from "../errors.js";
 import { readForm } from "../http/form.js";
+import { endSessionsEverywhere, recordLogout } from "../http/logout.js";
 import { currentSession, resetCurrentSession } from "../http/routes.js";
 import type { ServiceContext } from "../http/service.js";
 import type { SessionRecord } from "../session/session.js";
@@ -29,6 +30,18 @@ import {
 } from "./xml.js";
 
 const STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/**
+ * Oldest accepted IssueInstant of an IdP LogoutRequest, in milliseconds before now (plus the
+ * clock skew). Request IDs are remembered at least this long, so an older request cannot be
+ * replayed after its ID was forgotten.
+ */
+export const LOGOUT_REQUEST_MAX_AGE_MS = REQUEST_TTL_MS;
+
+/** Store key that marks an IdP LogoutRequest ID as used. */
+export function idpLogoutRequestKey(connectionId: string, requestId: string): string {
+  return `saml:${connectionId}:idp-logout:${requestId}`;
+}
 
 function allowedQueryAlgorithms(settings: SamlSettings): string[] {
   const strong: string[] = [
@@ -136,8 +149,8 @@ async function readLogoutMessage(
 }
 
 /**
- * Handles `GET|POST /saml/:id/slo`. A signed IdP LogoutRequest ends the matching local session
- * and gets a LogoutResponse. A LogoutResponse to our own LogoutRequest sends the browser home.
+ * Handles `GET|POST /saml/:id/slo`. A signed IdP LogoutRequest ends the matching sessions on
+ * every instance and gets a LogoutResponse. A LogoutResponse to our own LogoutRequest sends the browser home.
  */
 export async function handleSlo(
   ctx: Koa.Context,
@@ -180,7 +193,66 @@ export async function handleSlo(
   await handleIdpLogoutRequest(ctx, svc, settings, message, logDetails);
 }
 
-/** Ends the local session a signed IdP LogoutRequest names, and sends the LogoutResponse. */
+/**
+ * Checks the LogoutRequest's time window and records its ID as used, so a captured request
+ * cannot be sent again. IssueInstant is required and must be at most
+ * {@link LOGOUT_REQUEST_MAX_AGE_MS} old, and NotOnOrAfter (when present) must not have passed,
+ * both with the connection's clock skew.
+ */
+async function consumeLogoutRequestId(
+  svc: ServiceContext,
+  settings: SamlSettings,
+  root: Element,
+  requestId: string,
+  logDetails: Record<string, string | undefined>,
+): Promise<void> {
+  const now = svc.clock.now();
+  const skew = settings.clockSkewMs;
+  const notOnOrAfter = parseInstant(attribute(root, "NotOnOrAfter"));
+  if (notOnOrAfter !== undefined && now - skew >= notOnOrAfter) {
+    throw samlError(settings, "SAML_LOGOUT_INVALID", "The LogoutRequest has expired.", logDetails);
+  }
+  const issueInstant = parseInstant(attribute(root, "IssueInstant"));
+  if (issueInstant === undefined) {
+    throw samlError(
+      settings,
+      "SAML_LOGOUT_INVALID",
+      "The LogoutRequest has no valid IssueInstant.",
+      logDetails,
+    );
+  }
+  if (issueInstant > now + skew || issueInstant < now - skew - LOGOUT_REQUEST_MAX_AGE_MS) {
+    throw samlError(
+      settings,
+      "SAML_LOGOUT_INVALID",
+      "The LogoutRequest's IssueInstant is outside the accepted time window.",
+      { ...logDetails, issueInstant: truncate(attribute(root, "IssueInstant"), 40) },
+      { fix: "Check the clocks of this server and the IdP, or raise clockSkew on the connection." },
+    );
+  }
+  const rememberUntil = Math.max(
+    issueInstant + LOGOUT_REQUEST_MAX_AGE_MS + skew,
+    notOnOrAfter === undefined ? 0 : notOnOrAfter + skew,
+  );
+  const firstUse = await svc.store.add(
+    idpLogoutRequestKey(settings.connectionId, requestId),
+    "1",
+    Math.max(60_000, rememberUntil - now),
+  );
+  if (!firstUse) {
+    throw samlError(
+      settings,
+      "SAML_LOGOUT_REPLAYED",
+      "This LogoutRequest was already used.",
+      logDetails,
+    );
+  }
+}
+
+/**
+ * Ends every session of the user that a signed IdP LogoutRequest names, on every instance, and
+ * sends the LogoutResponse.
+ */
 async function handleIdpLogoutRequest(
   ctx: Koa.Context,
   svc: ServiceContext,
@@ -200,16 +272,36 @@ async function handleIdpLogoutRequest(
       },
     );
   }
-  const notOnOrAfter = parseInstant(attribute(root, "NotOnOrAfter"));
-  if (notOnOrAfter !== undefined && svc.clock.now() - settings.clockSkewMs >= notOnOrAfter) {
-    throw samlError(settings, "SAML_LOGOUT_INVALID", "The LogoutRequest has expired.", logDetails);
-  }
-
   const requestId = attribute(root, "ID") ?? "";
   const nameId = textOf(childElements(root, NS.assertion, "NameID")[0]);
+  if (requestId === "" || nameId === undefined || nameId === "") {
+    throw samlError(
+      settings,
+      "SAML_LOGOUT_INVALID",
+      "The LogoutRequest has no ID or no NameID.",
+      logDetails,
+    );
+  }
+  await consumeLogoutRequestId(svc, settings, root, requestId, logDetails);
+
   const sessionIndexes = childElements(root, NS.protocol, "SessionIndex").map(
     (element) => textOf(element) ?? "",
   );
+  // The request names the user by NameID, and optionally narrows it to some of the user's
+  // sessions at the IdP by SessionIndex. Every instance sharing the store signs them out.
+  const selectors =
+    sessionIndexes.length === 0
+      ? [{ connection: settings.connectionId, subject: nameId }]
+      : sessionIndexes.map((sessionIndex) => ({
+          connection: settings.connectionId,
+          subject: nameId,
+          sessionIndex,
+        }));
+  for (const selector of selectors) {
+    await endSessionsEverywhere(ctx, svc, selector, "slo");
+  }
+  // A store without set support has no index. The browser carrying the request may still hold
+  // a matching session, so that one ends here and its cookie is cleared.
   const record = currentSession(ctx, svc);
   const matches =
     record !== undefined &&
@@ -217,18 +309,10 @@ async function handleIdpLogoutRequest(
     record.idp?.nameId === nameId &&
     (sessionIndexes.length === 0 || sessionIndexes.includes(record.idp?.sessionIndex ?? ""));
   if (matches) {
-    // NOTE: only the session of this browser ends. Sessions of the same user in other browsers
-    // stay until they expire, because no per-user session index exists yet.
     ctx.session = null;
     resetCurrentSession(ctx);
-    svc.metrics.logouts.inc({ connection: settings.connectionId, kind: "slo" });
-    svc.audit.record({
-      event: "logout",
-      connection: settings.connectionId,
-      user: record.identity.id,
-      kind: "slo",
-      clientIp: ctx.ip,
-    });
+    // With an indexed store, endSessionsEverywhere already counted this session.
+    if (svc.store.members === undefined) recordLogout(ctx, svc, record, "slo");
   }
 
   const responseXml =

@@ -6,6 +6,11 @@ interface Entry {
   expiresAt: number;
 }
 
+interface SetEntry {
+  members: Set<string>;
+  expiresAt: number;
+}
+
 /** Options for {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /** Maximum number of keys; the least recently written key is evicted past it. */
@@ -21,6 +26,8 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
+  /** Sets of {@link addToSet}, bounded by `maxEntries` on their own. */
+  private readonly sets = new Map<string, SetEntry>();
   private readonly maxEntries: number;
   private readonly clock: Clock;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -59,6 +66,44 @@ export class MemoryStore implements Store {
 
   async delete(key: string): Promise<void> {
     this.entries.delete(key);
+    this.sets.delete(key);
+  }
+
+  async replace(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.read(key) === undefined) return false;
+    this.write(key, value, ttlMs);
+    return true;
+  }
+
+  async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
+    if (!Number.isFinite(ttlMs)) {
+      throw new RangeError(`TTL must be a finite number of milliseconds (got ${ttlMs})`);
+    }
+    if (ttlMs <= 0) return;
+    const expiresAt = this.clock.now() + ttlMs;
+    const entry = this.readSet(key);
+    if (entry) {
+      entry.members.add(member);
+      entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
+      return;
+    }
+    this.sets.set(key, { members: new Set([member]), expiresAt });
+    while (this.sets.size > this.maxEntries) {
+      const oldest = this.sets.keys().next();
+      if (oldest.done) break;
+      this.sets.delete(oldest.value);
+    }
+  }
+
+  async members(key: string): Promise<string[]> {
+    return [...(this.readSet(key)?.members ?? [])];
+  }
+
+  async removeFromSet(key: string, member: string): Promise<void> {
+    const entry = this.readSet(key);
+    if (!entry) return;
+    entry.members.delete(member);
+    if (entry.members.size === 0) this.sets.delete(key);
   }
 
   async ping(): Promise<void> {}
@@ -66,6 +111,7 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.entries.clear();
+    this.sets.clear();
   }
 
   /** Drops every expired key. */
@@ -74,6 +120,19 @@ export class MemoryStore implements Store {
     for (const [key, entry] of this.entries) {
       if (entry.expiresAt <= now) this.entries.delete(key);
     }
+    for (const [key, entry] of this.sets) {
+      if (entry.expiresAt <= now) this.sets.delete(key);
+    }
+  }
+
+  private readSet(key: string): SetEntry | undefined {
+    const entry = this.sets.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.clock.now()) {
+      this.sets.delete(key);
+      return undefined;
+    }
+    return entry;
   }
 
   private read(key: string): string | undefined {

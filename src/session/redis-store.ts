@@ -35,6 +35,17 @@ export const DEFAULT_ERROR_LOG_INTERVAL_MS = 60_000;
 /** Maximum delay between two reconnection attempts, in milliseconds. */
 const MAX_RECONNECT_DELAY_MS = 2_000;
 
+/**
+ * SADD, then extends the set's TTL to ARGV[2] milliseconds unless it is longer already. One
+ * script, so two instances adding to one set cannot shorten each other's TTL. (PEXPIRE's GT
+ * flag would do the same, but needs Redis 7.)
+ */
+const ADD_TO_SET_SCRIPT = `
+redis.call("SADD", KEYS[1], ARGV[1])
+local ttl = redis.call("PTTL", KEYS[1])
+if ttl < tonumber(ARGV[2]) then redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+return 1`;
+
 /** Message of the error that ioredis 5 raises when `commandTimeout` expires. */
 const COMMAND_TIMEOUT_MESSAGE = "Command timed out";
 
@@ -142,6 +153,30 @@ export class RedisStore implements Store {
 
   async delete(key: string): Promise<void> {
     await this.run(() => this.client.del(this.prefix + key));
+  }
+
+  async replace(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const ttl = toWholeMs(ttlMs);
+    if (ttl <= 0) {
+      const count = await this.run(() => this.client.del(this.prefix + key));
+      return count > 0;
+    }
+    const reply = await this.run(() => this.client.set(this.prefix + key, value, "PX", ttl, "XX"));
+    return reply === "OK";
+  }
+
+  async addToSet(key: string, member: string, ttlMs: number): Promise<void> {
+    const ttl = toWholeMs(ttlMs);
+    if (ttl <= 0) return;
+    await this.run(() => this.client.eval(ADD_TO_SET_SCRIPT, 1, this.prefix + key, member, ttl));
+  }
+
+  async members(key: string): Promise<string[]> {
+    return this.run(() => this.client.smembers(this.prefix + key));
+  }
+
+  async removeFromSet(key: string, member: string): Promise<void> {
+    await this.run(() => this.client.srem(this.prefix + key, member));
   }
 
   async ping(): Promise<void> {

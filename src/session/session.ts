@@ -2,7 +2,14 @@ import type Koa from "koa";
 import session from "koa-session";
 import type { Clock, IdGenerator } from "../clock.js";
 import type { Identity } from "../identity/identity.js";
-import type { Store } from "./store.js";
+import {
+  SESSION_KEY_PREFIX,
+  endSessionKey,
+  isSessionEnded,
+  registerSession,
+  type SessionIndexContext,
+} from "./session-index.js";
+import { getJson, type Store } from "./store.js";
 
 /** Data a protocol module needs to end the session at the IdP later (SAML SLO, OIDC logout). */
 export interface IdpSessionInfo {
@@ -47,8 +54,6 @@ export interface SessionLifetime {
   idleTimeoutMs: number;
 }
 
-const SESSION_KEY_PREFIX = "sess:";
-
 /**
  * Key in `ctx.state` of the cookie jar signed with the session keys. The mount middleware sets
  * it, because the host app's own `ctx.cookies` may use other keys or none.
@@ -85,6 +90,10 @@ export interface SessionMiddlewareOptions {
  * session key (signed with the configured keys); the record lives server-side with a TTL equal
  * to its remaining lifetime. The cookie is a browser-session cookie: lifetime is enforced on
  * the server, with the injected clock, by {@link readSession}.
+ *
+ * The first write of a session adds it to the session index (see `session-index.ts`), because
+ * only then is its key known. Later writes only replace an existing record, so a request that
+ * read the session before another instance ended it cannot store it again.
  */
 export function createSessionMiddleware(app: Koa, options: SessionMiddlewareOptions): Koa.Middleware {
   const { store, clock, lifetime } = options;
@@ -114,10 +123,17 @@ export function createSessionMiddleware(app: Koa, options: SessionMiddlewareOpti
             await store.delete(SESSION_KEY_PREFIX + key);
             return;
           }
-          await store.set(SESSION_KEY_PREFIX + key, JSON.stringify(data), ttlMs);
+          const value = JSON.stringify(data);
+          if (store.replace && (await store.replace(SESSION_KEY_PREFIX + key, value, ttlMs))) {
+            return;
+          }
+          if (await isSessionEnded(store, key)) return;
+          await store.set(SESSION_KEY_PREFIX + key, value, ttlMs);
+          await registerSession(store, key, record as SessionRecord, clock.now());
         },
         async destroy(key: string) {
-          await store.delete(SESSION_KEY_PREFIX + key);
+          const record = await getJson<SessionRecord>(store, SESSION_KEY_PREFIX + key);
+          await endSessionKey({ store, clock, lifetime }, key, record);
         },
       },
     },
@@ -148,6 +164,20 @@ export function readSession(
     data.lastSeenAt = now;
   }
   return data as SessionRecord;
+}
+
+/**
+ * Ends the request's signed-in session at once: marks it ended, deletes its record and removes
+ * it from the session index. The cookie is cleared when the response is sent.
+ */
+export async function endCurrentSession(
+  ctx: Koa.Context,
+  context: SessionIndexContext,
+  record: SessionRecord,
+): Promise<void> {
+  const key = (ctx.session as unknown as { externalKey?: string } | null)?.externalKey;
+  if (key) await endSessionKey(context, key, record);
+  ctx.session = null;
 }
 
 /** Input of {@link startSession}. */

@@ -18,7 +18,22 @@ export interface Store {
   add(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Reads and deletes `key` in one atomic step, so a one-time value is consumed once. */
   take(key: string): Promise<string | undefined>;
+  /** Removes `key`, whether it contains a value or a set. */
   delete(key: string): Promise<void>;
+  /**
+   * Replaces the value of `key` only when the key exists, and returns true then. Returns false
+   * and stores nothing when the key is absent, so a write cannot bring back a deleted key.
+   */
+  replace?(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Adds `member` to the set at `key`. The set then lives at least `ttlMs` more milliseconds:
+   * a shorter TTL never replaces a longer one.
+   */
+  addToSet?(key: string, member: string, ttlMs: number): Promise<void>;
+  /** Returns the members of the set at `key`, in no order; an absent key gives an empty list. */
+  members?(key: string): Promise<string[]>;
+  /** Removes `member` from the set at `key`; the set is deleted when it becomes empty. */
+  removeFromSet?(key: string, member: string): Promise<void>;
   /** Resolves when the store is reachable; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

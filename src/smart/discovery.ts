@@ -85,6 +85,19 @@ export async function discoverSmartServer(fhirBaseUrl: string, wantsIdToken: boo
     authorization_endpoint: requireUrl(document, "authorization_endpoint", fhirBaseUrl, allowInsecure),
     token_endpoint: requireUrl(document, "token_endpoint", fhirBaseUrl, allowInsecure),
   };
+  // RFC 7009 revocation, used at logout. A malformed value is dropped, not fatal.
+  if (typeof document.revocation_endpoint === "string") {
+    try {
+      metadata.revocation_endpoint = requireUrl(
+        document,
+        "revocation_endpoint",
+        fhirBaseUrl,
+        allowInsecure,
+      );
+    } catch {
+      // Logout then skips revocation, as for a server that advertises none.
+    }
+  }
   if (wantsIdToken) {
     if (typeof document.issuer !== "string") throw failed(fhirBaseUrl, "issuer is missing");
     metadata.jwks_uri = requireUrl(document, "jwks_uri", fhirBaseUrl, allowInsecure);

@@ -332,3 +332,25 @@ describe("forward-auth redirect mode", () => {
     }
   });
 });
+
+describe("logout cross-site check", () => {
+  it.each([
+    [{ "Sec-Fetch-Site": "same-origin", Origin: "null" }, 303],
+    [{ "Sec-Fetch-Site": "cross-site" }, 400],
+    [{ "Sec-Fetch-Site": "same-site", Origin: "http://localhost:3000" }, 400],
+    [{ Origin: "http://localhost:3000" }, 303],
+    [{ Origin: "null" }, 400],
+    [{}, 303],
+  ])("headers %j give %i", async (headers, status) => {
+    const harness = await createHarness();
+    try {
+      const response = await request(harness.app.callback())
+        .post("/logout")
+        .set(headers as Record<string, string>)
+        .set("Accept", "text/html");
+      expect(response.status).toBe(status);
+    } finally {
+      await harness.signIn.close();
+    }
+  });
+});

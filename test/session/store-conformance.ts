@@ -19,6 +19,18 @@ const SHORT_TTL_MS = 100;
 const LONG_TTL_MS = 60_000;
 const RACERS = 50;
 
+/** A store with the optional methods that the session index and logout need. */
+type StoreWithSets = Store &
+  Required<Pick<Store, "replace" | "addToSet" | "members" | "removeFromSet">>;
+
+/** Fails the test when the store lacks an optional method that sessions need across instances. */
+function requireSetSupport(store: Store): StoreWithSets {
+  for (const method of ["replace", "addToSet", "members", "removeFromSet"] as const) {
+    if (typeof store[method] !== "function") throw new Error(`the store has no ${method} method`);
+  }
+  return store as StoreWithSets;
+}
+
 /** Registers the tests that every {@link Store} implementation must pass. */
 export function describeStoreConformance(name: string, harness: StoreHarness): void {
   describe(`${name} conformance`, () => {
@@ -208,6 +220,100 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
         await store.set("b", "2", LONG_TTL_MS);
         await store.delete("a");
         expect(await store.get("b")).toBe("2");
+      });
+    });
+
+    describe("replace", () => {
+      it("replaces the value of an existing key", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.set("k", "first", LONG_TTL_MS);
+        expect(await store.replace("k", "second", LONG_TTL_MS)).toBe(true);
+        expect(await store.get("k")).toBe("second");
+      });
+
+      it("stores nothing for an absent key", async () => {
+        const store = requireSetSupport(harness.open());
+        expect(await store.replace("absent", "v", LONG_TTL_MS)).toBe(false);
+        expect(await store.get("absent")).toBeUndefined();
+      });
+
+      it("stores nothing after delete", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.set("k", "v", LONG_TTL_MS);
+        await store.delete("k");
+        expect(await store.replace("k", "again", LONG_TTL_MS)).toBe(false);
+        expect(await store.get("k")).toBeUndefined();
+      });
+
+      it("applies the new TTL", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.set("k", "v", LONG_TTL_MS);
+        expect(await store.replace("k", "v2", SHORT_TTL_MS)).toBe(true);
+        await harness.elapse(SHORT_TTL_MS);
+        expect(await store.get("k")).toBeUndefined();
+      });
+    });
+
+    describe("sets", () => {
+      it("returns the added members once each", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.addToSet("s", "a", LONG_TTL_MS);
+        await store.addToSet("s", "b", LONG_TTL_MS);
+        await store.addToSet("s", "a", LONG_TTL_MS);
+        expect((await store.members("s")).sort()).toEqual(["a", "b"]);
+      });
+
+      it("returns an empty list for a missing key", async () => {
+        const store = requireSetSupport(harness.open());
+        expect(await store.members("missing")).toEqual([]);
+      });
+
+      it("removes one member", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.addToSet("s", "a", LONG_TTL_MS);
+        await store.addToSet("s", "b", LONG_TTL_MS);
+        await store.removeFromSet("s", "a");
+        expect(await store.members("s")).toEqual(["b"]);
+        await store.removeFromSet("s", "b");
+        await store.removeFromSet("missing", "b");
+        expect(await store.members("s")).toEqual([]);
+      });
+
+      it("drops the set after its TTL", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.addToSet("s", "a", SHORT_TTL_MS);
+        await harness.elapse(SHORT_TTL_MS);
+        expect(await store.members("s")).toEqual([]);
+      });
+
+      it("never shortens the TTL of a set", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.addToSet("s", "long", LONG_TTL_MS);
+        await store.addToSet("s", "short", SHORT_TTL_MS);
+        await harness.elapse(SHORT_TTL_MS);
+        expect((await store.members("s")).sort()).toEqual(["long", "short"]);
+      });
+
+      it("extends the TTL of a set", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.addToSet("s", "short", SHORT_TTL_MS);
+        await store.addToSet("s", "long", LONG_TTL_MS);
+        await harness.elapse(SHORT_TTL_MS);
+        expect((await store.members("s")).sort()).toEqual(["long", "short"]);
+      });
+
+      it("deletes a set with delete", async () => {
+        const store = requireSetSupport(harness.open());
+        await store.addToSet("s", "a", LONG_TTL_MS);
+        await store.delete("s");
+        expect(await store.members("s")).toEqual([]);
+      });
+
+      it("keeps every member added concurrently", async () => {
+        const store = requireSetSupport(harness.open());
+        const names = Array.from({ length: RACERS }, (_, index) => `m${index}`);
+        await Promise.all(names.map((name) => store.addToSet("s", name, LONG_TTL_MS)));
+        expect((await store.members("s")).sort()).toEqual([...names].sort());
       });
     });
 

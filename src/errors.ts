@@ -132,6 +132,11 @@ export const ERROR_CODES = {
     "SAML subject is missing or invalid",
     "Configure the IdP to send a NameID with a bearer SubjectConfirmation.",
   ),
+  SAML_AUTHN_STATEMENT_INVALID: info(
+    401,
+    "SAML assertion has no valid AuthnStatement",
+    "Configure the IdP to include an AuthnStatement with AuthnInstant in the assertion.",
+  ),
   SAML_DECRYPTION_FAILED: info(
     401,
     "SAML assertion could not be decrypted",

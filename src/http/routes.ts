@@ -47,14 +47,23 @@ export function headerValue(value: string): string {
   return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
+/**
+ * Makes one item of a comma-separated header list safe: an item that contains a comma or a
+ * percent sign, or anything {@link headerValue} would encode, is sent percent-encoded, so a
+ * group named "staff,admins" cannot arrive as two groups.
+ */
+export function headerListItem(value: string): string {
+  return /^[\x20-\x24\x26-\x2b\x2d-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}
+
 function setForwardAuthHeaders(ctx: Koa.Context, identity: Identity): void {
   ctx.set("X-Auth-Request-User", headerValue(identity.id));
   if (identity.email) ctx.set("X-Auth-Request-Email", headerValue(identity.email));
   if (identity.username) {
     ctx.set("X-Auth-Request-Preferred-Username", headerValue(identity.username));
   }
-  ctx.set("X-Auth-Request-Groups", identity.groups.map(headerValue).join(","));
-  ctx.set("X-Auth-Request-Roles", identity.roles.map(headerValue).join(","));
+  ctx.set("X-Auth-Request-Groups", identity.groups.map(headerListItem).join(","));
+  ctx.set("X-Auth-Request-Roles", identity.roles.map(headerListItem).join(","));
   ctx.set("X-Auth-Request-Connection", identity.connection);
 }
 

@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
-import type { Document } from "@xmldom/xmldom";
+import type { Document, Element } from "@xmldom/xmldom";
+import { getVerifiedXml } from "@node-saml/node-saml/lib/xml.js";
 import { SAML, ValidateInResponseTo, type Profile } from "@node-saml/node-saml";
 import { SignInError, type ErrorCode, type LogDetails } from "../errors.js";
 import { checkResponseStructure, decodeResponse, samlError } from "./response-structure.js";
@@ -102,6 +103,7 @@ function codeForVerifierError(message: string): ErrorCode {
   if (/multiple assertions/i.test(message)) return "SAML_ASSERTION_COUNT";
   if (/decrypt|EncryptedAssertion/i.test(message)) return "SAML_DECRYPTION_FAILED";
   if (/multiple conditions/i.test(message)) return "SAML_MALFORMED";
+  if (/is not a valid date/i.test(message)) return "SAML_MALFORMED";
   return "SAML_SIGNATURE_INVALID";
 }
 
@@ -199,6 +201,40 @@ function checkAudience(
 }
 
 /**
+ * Verifies the Response's own signature when it has one, with the configured IdP certificates.
+ * node-saml accepts a Response whose signature fails as long as the assertion's signature holds;
+ * a signature that is present must verify. Returns true when the Response signature was verified.
+ */
+function verifyResponseSignature(
+  settings: SamlSettings,
+  xml: string,
+  response: Element,
+  logDetails: LogDetails,
+): boolean {
+  if (childElements(response, NS.dsig, "Signature").length === 0) return false;
+  let verified: string | null;
+  try {
+    verified = getVerifiedXml(xml, response as never, settings.idpCerts);
+  } catch (error) {
+    throw samlError(
+      settings,
+      "SAML_SIGNATURE_INVALID",
+      "The signature of the SAML Response is invalid.",
+      { ...logDetails, reason: truncate((error as Error).message, 200) },
+    );
+  }
+  if (!verified) {
+    throw samlError(
+      settings,
+      "SAML_SIGNATURE_INVALID",
+      "The signature of the SAML Response is invalid.",
+      logDetails,
+    );
+  }
+  return true;
+}
+
+/**
  * Validates a SAMLResponse form value: structure and algorithms first, then the signature with
  * the configured IdP certificates only (node-saml; KeyInfo in the message is ignored), then
  * issuer, Destination, Recipient, audience and time windows, read from the verified assertion.
@@ -257,6 +293,7 @@ export async function validateResponse(
   }
   const fields = readAssertionFields(verifiedXml);
   logDetails.assertionId = truncate(fields.id, 80);
+  const responseSignatureVerified = verifyResponseSignature(settings, xml, response, logDetails);
 
   const issuer = checkIssuers(settings, responseIssuer, fields, logDetails);
   if (destination !== undefined && destination !== settings.acsUrl) {
@@ -337,7 +374,15 @@ export async function validateResponse(
       logDetails,
     );
   }
-  const authnInstantMs = parseInstant(fields.authnInstant) ?? nowMs;
+  const authnInstantMs = parseInstant(fields.authnInstant);
+  if (authnInstantMs === undefined) {
+    throw samlError(
+      settings,
+      "SAML_AUTHN_STATEMENT_INVALID",
+      "The assertion has no AuthnStatement with a valid AuthnInstant.",
+      logDetails,
+    );
+  }
   const latestEnd = Math.max(
     parseInstant(fields.notOnOrAfter) ?? 0,
     parseInstant(bearer.notOnOrAfter) ?? 0,
@@ -351,7 +396,11 @@ export async function validateResponse(
     logDetails,
   };
   if (checked.responseId) validated.responseId = checked.responseId;
-  const inResponseTo = bearer.inResponseTo ?? responseInResponseTo;
+  // InResponseTo counts only from signed content: the assertion's bearer data, or the Response
+  // when its own signature was verified. An unsigned Response attribute would let an attacker
+  // turn a captured unsolicited assertion into an answer to a request of their own browser.
+  const inResponseTo =
+    bearer.inResponseTo ?? (responseSignatureVerified ? responseInResponseTo : undefined);
   if (inResponseTo) validated.inResponseTo = inResponseTo;
   const sessionEnd = parseInstant(fields.sessionNotOnOrAfter);
   if (sessionEnd !== undefined) validated.sessionNotOnOrAfterMs = sessionEnd;

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from "../clock.js";
-import type { Store } from "./store.js";
+import { isEvictableKey, storeUnavailable, type Store } from "./store.js";
 
 interface Entry {
   value: string;
@@ -13,7 +13,12 @@ interface SetEntry {
 
 /** Options for {@link MemoryStore}. */
 export interface MemoryStoreOptions {
-  /** Maximum number of keys; the least recently written key is evicted past it. */
+  /**
+   * Maximum number of keys. Past it, the least recently written short-lived key (a pending
+   * sign-in request or trace, see {@link isEvictableKey}) is evicted; sessions and replay-cache
+   * markers are never evicted before their TTL, so a write that finds only those is rejected
+   * with STORE_UNAVAILABLE.
+   */
   maxEntries?: number;
   clock?: Clock;
   /** Interval of the sweep that drops expired keys, in milliseconds. */
@@ -26,6 +31,8 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
+  /** Evictable keys in the order they were last written, oldest first. */
+  private readonly evictable = new Set<string>();
   /** Sets of {@link addToSet}, bounded by `maxEntries` on their own. */
   private readonly sets = new Map<string, SetEntry>();
   private readonly maxEntries: number;
@@ -60,12 +67,12 @@ export class MemoryStore implements Store {
 
   async take(key: string): Promise<string | undefined> {
     const value = this.read(key);
-    this.entries.delete(key);
+    this.drop(key);
     return value;
   }
 
   async delete(key: string): Promise<void> {
-    this.entries.delete(key);
+    this.drop(key);
     this.sets.delete(key);
   }
 
@@ -111,6 +118,7 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
     this.entries.clear();
+    this.evictable.clear();
     this.sets.clear();
   }
 
@@ -118,7 +126,7 @@ export class MemoryStore implements Store {
   sweep(): void {
     const now = this.clock.now();
     for (const [key, entry] of this.entries) {
-      if (entry.expiresAt <= now) this.entries.delete(key);
+      if (entry.expiresAt <= now) this.drop(key);
     }
     for (const [key, entry] of this.sets) {
       if (entry.expiresAt <= now) this.sets.delete(key);
@@ -139,7 +147,7 @@ export class MemoryStore implements Store {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.clock.now()) {
-      this.entries.delete(key);
+      this.drop(key);
       return undefined;
     }
     return entry.value;
@@ -150,20 +158,38 @@ export class MemoryStore implements Store {
       throw new RangeError(`TTL must be a finite number of milliseconds (got ${ttlMs})`);
     }
     if (ttlMs <= 0) {
-      this.entries.delete(key);
+      this.drop(key);
       return;
     }
-    // Re-inserting moves the key to the end of the Map's order, so eviction takes the
+    const isNew = !this.entries.has(key);
+    if (isNew && this.entries.size >= this.maxEntries) this.makeRoom();
+    // Re-inserting moves the key to the end of the insertion order, so eviction takes the
     // least recently written key.
-    this.entries.delete(key);
+    this.drop(key);
     this.entries.set(key, { value, expiresAt: this.clock.now() + ttlMs });
-    if (this.entries.size > this.maxEntries) {
-      this.sweep();
-      while (this.entries.size > this.maxEntries) {
-        const oldest = this.entries.keys().next();
-        if (oldest.done) break;
-        this.entries.delete(oldest.value);
-      }
+    if (isEvictableKey(key)) this.evictable.add(key);
+  }
+
+  /**
+   * Frees one place: drops expired keys, then the oldest evictable key. Rejects the write when
+   * every key is a session or replay marker that must live until its TTL, because evicting
+   * those would sign users out or let a used assertion be replayed.
+   */
+  private makeRoom(): void {
+    this.sweep();
+    if (this.entries.size < this.maxEntries) return;
+    const oldest = this.evictable.values().next();
+    if (!oldest.done) {
+      this.drop(oldest.value);
+      return;
     }
+    throw storeUnavailable(
+      new Error(`memory store is full (${this.maxEntries} keys); raise session.store.maxEntries`),
+    );
+  }
+
+  private drop(key: string): void {
+    this.entries.delete(key);
+    this.evictable.delete(key);
   }
 }

@@ -39,6 +39,19 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * Keys of short-lived values that a store may evict under memory pressure: outstanding SAML
+ * requests, OIDC/SMART transactions and login traces. Losing one fails one pending sign-in.
+ * Every other key (sessions, replay-cache and logout markers, session indexes) must live until
+ * its TTL.
+ */
+const EVICTABLE_KEY_PATTERN = /^(?:saml:[^:]*:(?:authn|logout):|oidc-tx:|smart-tx:|trace:)/;
+
+/** Tells whether a store may evict `key` before its TTL (see {@link EVICTABLE_KEY_PATTERN}). */
+export function isEvictableKey(key: string): boolean {
+  return EVICTABLE_KEY_PATTERN.test(key);
+}
+
 /** Wraps a backend failure in the coded 503 error. */
 export function storeUnavailable(cause: unknown): SignInError {
   return new SignInError("STORE_UNAVAILABLE", "The session store cannot be reached.", {

@@ -35,13 +35,13 @@ describe("createStore", () => {
     const store = create({ type: "memory", maxEntries: 2 }, { clock, env: {} });
     expect(store).toBeInstanceOf(MemoryStore);
 
-    await store.set("a", "1", 1_000);
-    await store.set("b", "2", 60_000);
-    await store.set("c", "3", 60_000);
-    expect(await store.get("a")).toBeUndefined();
+    await store.set("oidc-tx:x:a", "1", 1_000);
+    await store.set("oidc-tx:x:b", "2", 60_000);
+    await store.set("oidc-tx:x:c", "3", 60_000);
+    expect(await store.get("oidc-tx:x:a")).toBeUndefined();
 
     clock.advance(60_000);
-    expect(await store.get("b")).toBeUndefined();
+    expect(await store.get("oidc-tx:x:b")).toBeUndefined();
   });
 
   it("creates a RedisStore with the configured URL and prefix", async () => {

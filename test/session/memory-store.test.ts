@@ -41,29 +41,57 @@ describe("MemoryStore bounds", () => {
     expect(await store.get("k")).toBeUndefined();
   });
 
-  it("evicts the oldest key past maxEntries", async () => {
+  it("evicts the oldest pending request past maxEntries", async () => {
     const store = open(new FakeClock(), 3);
-    await store.set("a", "1", 60_000);
-    await store.set("b", "2", 60_000);
-    await store.set("c", "3", 60_000);
-    await store.set("d", "4", 60_000);
+    await store.set("saml:mercy:authn:_a", "1", 60_000);
+    await store.set("oidc-tx:entra:b", "2", 60_000);
+    await store.set("smart-tx:epic:c", "3", 60_000);
+    await store.set("saml:mercy:authn:_d", "4", 60_000);
     expect(store.size).toBe(3);
-    expect(await store.get("a")).toBeUndefined();
-    expect(await store.get("b")).toBe("2");
-    expect(await store.get("d")).toBe("4");
+    expect(await store.get("saml:mercy:authn:_a")).toBeUndefined();
+    expect(await store.get("oidc-tx:entra:b")).toBe("2");
+    expect(await store.get("saml:mercy:authn:_d")).toBe("4");
   });
 
-  it("evicts the least recently written key", async () => {
+  it("evicts the least recently written pending request", async () => {
     const store = open(new FakeClock(), 3);
-    await store.set("a", "1", 60_000);
-    await store.set("b", "2", 60_000);
-    await store.set("c", "3", 60_000);
-    await store.set("a", "1 again", 60_000);
-    await store.add("d", "4", 60_000);
-    expect(await store.get("b")).toBeUndefined();
-    expect(await store.get("a")).toBe("1 again");
-    expect(await store.get("c")).toBe("3");
-    expect(await store.get("d")).toBe("4");
+    await store.set("oidc-tx:x:a", "1", 60_000);
+    await store.set("oidc-tx:x:b", "2", 60_000);
+    await store.set("oidc-tx:x:c", "3", 60_000);
+    await store.set("oidc-tx:x:a", "1 again", 60_000);
+    await store.add("oidc-tx:x:d", "4", 60_000);
+    expect(await store.get("oidc-tx:x:b")).toBeUndefined();
+    expect(await store.get("oidc-tx:x:a")).toBe("1 again");
+    expect(await store.get("oidc-tx:x:c")).toBe("3");
+    expect(await store.get("oidc-tx:x:d")).toBe("4");
+  });
+
+  it("never evicts sessions or replay markers for pending requests", async () => {
+    const store = open(new FakeClock(), 3);
+    await store.set("sess:alice", "session", 60_000);
+    await store.add("saml:mercy:assertion:_a1", "1", 60_000);
+    for (let index = 0; index < 50; index += 1) {
+      await store.set(`saml:mercy:authn:_flood${index}`, "x", 60_000);
+    }
+    expect(await store.get("sess:alice")).toBe("session");
+    expect(await store.get("saml:mercy:assertion:_a1")).toBe("1");
+    expect(store.size).toBe(3);
+  });
+
+  it("rejects a write when only protected keys remain", async () => {
+    const store = open(new FakeClock(), 2);
+    await store.set("sess:alice", "session", 60_000);
+    await store.set("sess:bob", "session", 60_000);
+    await expect(store.set("sess:carol", "session", 60_000)).rejects.toMatchObject({
+      code: "STORE_UNAVAILABLE",
+    });
+    await expect(store.set("oidc-tx:x:a", "1", 60_000)).rejects.toMatchObject({
+      code: "STORE_UNAVAILABLE",
+    });
+    expect(await store.get("sess:alice")).toBe("session");
+    expect(await store.get("sess:bob")).toBe("session");
+    await store.set("sess:bob", "rewritten", 60_000);
+    expect(await store.get("sess:bob")).toBe("rewritten");
   });
 
   it("drops expired keys before evicting live ones", async () => {

@@ -35,6 +35,8 @@ function metadataFix(reason: MetadataRejection, sourceKey: string): string {
       return `This document describes no SAML 2.0 identity provider (for example WS-Federation only). Use the SAML metadata of the IdP (${ENTRA_METADATA_HINT}).`;
     case "expired":
       return "The IdP publishes metadata past its validUntil. Ask the IdP operator to publish a current document, or point at one.";
+    case "unreadable":
+      return `Give the path of the IdP metadata file in idp.${sourceKey}, relative to the config file.`;
     case "entity_changed":
     case "invalid":
       return `Use the metadata of exactly one SAML IdP (${ENTRA_METADATA_HINT}).`;

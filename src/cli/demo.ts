@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { Server } from "node:http";
 import { parseConfig } from "../config/load.js";
 import { createDemoSamlIdp } from "../demo/saml-idp.js";
@@ -75,7 +77,11 @@ export async function startDemo(options: DemoOptions & { quiet?: boolean }): Pro
         id: "demo-saml",
         type: "saml",
         name: "Demo Health (SAML, Entra-shaped)",
-        idp: { metadataUrl: `${samlIdpUrl}/metadata` },
+        // The demo keeps its metadata copy out of the working folder.
+        idp: {
+          metadataUrl: `${samlIdpUrl}/metadata`,
+          metadataCacheDir: path.join(tmpdir(), "federated-signin-demo"),
+        },
         claims: "entra",
       },
       {

@@ -5,11 +5,14 @@ import { ConfigError } from "../errors.js";
 import { createApp } from "../http/create-sign-in.js";
 import { createLogger } from "../logger.js";
 import { runCheck } from "./check.js";
-import { runDemo } from "./demo.js";
 import { printMetadata } from "./metadata.js";
 import { serve } from "./serve.js";
 
-const DEFAULT_CONFIG_FILES = ["federated-signin.yaml", "federated-signin.yml", "federated-signin.json"];
+const DEFAULT_CONFIG_FILES = [
+  "federated-signin.yaml",
+  "federated-signin.yml",
+  "federated-signin.json",
+];
 
 /** Finds the config file: --config, then FEDERATED_SIGNIN_CONFIG, then a default name. */
 export function resolveConfigPath(option: string | undefined): string {
@@ -35,7 +38,15 @@ export async function main(argv: string[]): Promise<void> {
     .description(
       "Sign-in microservice for Microsoft Entra ID (SAML 2.0, OpenID Connect) and SMART on FHIR",
     )
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText(
+      "after",
+      `
+Without --config, the commands that take one read the file named by FEDERATED_SIGNIN_CONFIG,
+or ./federated-signin.yaml. Config values written env:NAME are read from that variable.
+
+Exit codes: 0 success; 1 "check" found problems or the service failed; 2 invalid configuration.`,
+    );
 
   program
     .command("start")
@@ -53,14 +64,23 @@ export async function main(argv: string[]): Promise<void> {
     .description(
       "run the service on localhost with built-in development IdPs (SAML, OIDC, SMART); never for production",
     )
-    .option("-p, --port <port>", "port of the service on localhost; the demo IdPs use the next ports", "3000")
+    .option(
+      "-p, --port <port>",
+      "port of the service on localhost; the demo IdPs use the next ports",
+      "3000",
+    )
     .action(async (options: { port: string }) => {
+      // Loaded only here: oidc-provider, which the demo's OpenID provider uses, prints a
+      // runtime warning on Node.js 20 as soon as it is imported.
+      const { runDemo } = await import("./demo.js");
       await runDemo({ port: Number(options.port) });
     });
 
   program
     .command("check")
-    .description("check the federation setup of every connection and print what is wrong and how to fix it")
+    .description(
+      "check the federation setup of every connection and print what is wrong and how to fix it",
+    )
     .option("-c, --config <file>", "YAML or JSON config file (default: federated-signin.yaml)")
     .option("--json", "print the result as JSON")
     .action(async (options: { config?: string; json?: boolean }) => {

@@ -22,17 +22,21 @@ export const MAPPABLE_FIELDS = [
 export type MappableField = (typeof MAPPABLE_FIELDS)[number];
 
 const duration = (example: string) =>
-  z.string().transform((text, ctx) => {
-    const ms = parseDurationMs(text);
-    if (ms === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        message: `invalid duration "${text}": write a number with a unit (ms, s, m, h, d), e.g. "${example}"`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .string({
+      error: `invalid duration: write a number with a unit (ms, s, m, h, d) in quotes, e.g. "${example}"`,
+    })
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `invalid duration "${text}": write a number with a unit (ms, s, m, h, d), e.g. "${example}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 const httpUrl = z.string().refine((text) => {
   try {
@@ -112,7 +116,11 @@ const samlConnectionSchema = z
     allowIdpInitiated: z.boolean().default(false),
     idpInitiatedReturnTo: z.string().default("/"),
     forceAuthn: z.boolean().default(false),
-    maxResponseSize: z.number().int().positive().default(256 * 1024),
+    maxResponseSize: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024),
   })
   .strict();
 
@@ -182,7 +190,9 @@ export const serviceConfigSchema = z
       })
       .strict()
       .default({ sink: "stdout" }),
-    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    logLevel: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
     session: z
       .object({
         keys: z
@@ -191,7 +201,10 @@ export const serviceConfigSchema = z
         store: storeSchema,
         maxAge: duration("8h").default(8 * 3_600_000),
         idleTimeout: duration("30m").default(30 * 60_000),
-        cookieName: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("fs_session"),
+        cookieName: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]+$/)
+          .default("fs_session"),
       })
       .strict(),
     admin: z

@@ -42,6 +42,7 @@ export type MetadataRejection =
   | "not_saml_idp"
   | "expired"
   | "entity_changed"
+  | "unreadable"
   | "invalid";
 
 /** Invalid metadata. The message states the problem in words an administrator can act on. */

@@ -111,8 +111,12 @@ export function metadataConfigError(
   const key = connectionKey(conn, svc.config);
   const sourceKey = conn.idp.metadataUrl !== undefined ? "metadataUrl" : "metadataFile";
   const source = conn.idp.metadataUrl ?? conn.idp.metadataFile ?? "";
+  const fix =
+    error.reason === "unreadable"
+      ? ""
+      : "; use the IdP's SAML metadata (Entra: the App Federation Metadata Url of the enterprise app)";
   return new ConfigError([
-    `${key}.idp.${sourceKey}: ${error.message} (got ${JSON.stringify(source)}); use the IdP's SAML metadata (Entra: the App Federation Metadata Url of the enterprise app)`,
+    `${key}.idp.${sourceKey}: ${error.message} (got ${JSON.stringify(source)})${fix}`,
   ]);
 }
 
@@ -129,7 +133,8 @@ function loadMetadataFile(
       xml = readFileSync(resolved, "utf8");
     } catch (error) {
       throw new MetadataError(
-        `cannot read ${resolved} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        `cannot read ${resolved} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give the path of the IdP metadata file, relative to the config file`,
+        "unreadable",
       );
     }
     const metadata = parseIdpMetadata(xml, readMetadataSigningCert(conn, svc));

@@ -28,9 +28,9 @@ import { buildSpMetadata } from "./sp-metadata.js";
 import {
   createSignatureVerifier,
   isUnknownSigningKeyError,
-  validateResponse,
   type ValidatedResponse,
 } from "./validate-response.js";
+import { samlValidatorFor } from "./worker-pool.js";
 
 /** Creates the metadata source of idp.metadataUrl, or returns undefined for other setups. */
 function createMetadataSource(
@@ -147,7 +147,7 @@ export class SamlConnection implements Connection {
   }
 
   private validateOnce(samlResponse: string, nowMs: number): Promise<ValidatedResponse> {
-    return validateResponse(this.settings, this.verifier, samlResponse, nowMs);
+    return samlValidatorFor(this.svc).validate(this.settings, this.verifier, samlResponse, nowMs);
   }
 
   async close(): Promise<void> {

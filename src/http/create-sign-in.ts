@@ -21,6 +21,7 @@ import type { Store } from "../session/store.js";
 import { createSmartConnection, installSmartRoutes } from "../smart/index.js";
 import { ConnectionRegistry, type Connection } from "./connection.js";
 import { errorHandler } from "./error-handler.js";
+import { forwardAuthFastPath } from "./forward-auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { currentSession, installCoreRoutes, installHealthRoutes } from "./routes.js";
 import type { ServiceContext } from "./service.js";
@@ -184,6 +185,7 @@ export async function createSignIn(
         secureCookie: httpsBase,
       });
       app.use(healthRouter.routes());
+      app.use(forwardAuthFastPath(svc, `${basePath}/auth`, parsed.session.cookieName));
       app.use(errorHandlerForSession(logger, `${baseUrl}/`, basePath));
       app.use(async (ctx, next) => {
         // koa-session signs its cookie with ctx.cookies; give it our keys for the session

@@ -56,6 +56,31 @@ export function headerListItem(value: string): string {
   return /^[\x20-\x24\x26-\x2b\x2d-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
+/** Answers `GET /auth` for the signed-in identity, or for an anonymous request. */
+export function answerForwardAuth(
+  ctx: Koa.Context,
+  svc: ServiceContext,
+  identity: Identity | undefined,
+): void {
+  ctx.set("Cache-Control", "no-store");
+  if (!identity) {
+    // Traefik ForwardAuth passes a non-2xx answer to the browser as it is, so with
+    // ?redirect=1 an anonymous request is sent to the sign-in page with the requested path.
+    // nginx auth_request accepts only 2xx, 401 and 403, so it must not use redirect mode.
+    if (ctx.query.redirect === "1") {
+      const requested = safeReturnTo(ctx.get("x-forwarded-uri") || ctx.get("x-original-uri"));
+      ctx.redirect(`${svc.config.baseUrl}/?returnTo=${encodeURIComponent(requested)}`);
+      return;
+    }
+    ctx.status = 401;
+    ctx.body = "";
+    return;
+  }
+  setForwardAuthHeaders(ctx, identity);
+  ctx.status = 200;
+  ctx.body = "";
+}
+
 function setForwardAuthHeaders(ctx: Koa.Context, identity: Identity): void {
   ctx.set("X-Auth-Request-User", headerValue(identity.id));
   if (identity.email) ctx.set("X-Auth-Request-Email", headerValue(identity.email));
@@ -251,24 +276,7 @@ export function installCoreRoutes(
   });
 
   router.get("/auth", (ctx) => {
-    ctx.set("Cache-Control", "no-store");
-    const record = currentSession(ctx, svc);
-    if (!record) {
-      // Traefik ForwardAuth passes a non-2xx answer to the browser as it is, so with
-      // ?redirect=1 an anonymous request is sent to the sign-in page with the requested path.
-      // nginx auth_request accepts only 2xx, 401 and 403, so it must not use redirect mode.
-      if (ctx.query.redirect === "1") {
-        const requested = safeReturnTo(ctx.get("x-forwarded-uri") || ctx.get("x-original-uri"));
-        ctx.redirect(`${svc.config.baseUrl}/?returnTo=${encodeURIComponent(requested)}`);
-        return;
-      }
-      ctx.status = 401;
-      ctx.body = "";
-      return;
-    }
-    setForwardAuthHeaders(ctx, record.identity);
-    ctx.status = 200;
-    ctx.body = "";
+    answerForwardAuth(ctx, svc, currentSession(ctx, svc)?.identity);
   });
 
   router.post("/logout", async (ctx) => {

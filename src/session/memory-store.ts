@@ -33,6 +33,7 @@ export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
   /** Evictable keys in the order they were last written, oldest first. */
   private readonly evictable = new Set<string>();
+  private lastFullSweepAt = Number.NEGATIVE_INFINITY;
   /** Sets of {@link addToSet}, bounded by `maxEntries` on their own. */
   private readonly sets = new Map<string, SetEntry>();
   private readonly maxEntries: number;
@@ -44,6 +45,11 @@ export class MemoryStore implements Store {
     this.clock = options.clock ?? systemClock;
     this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     this.sweepTimer.unref();
+  }
+
+  /** Returns the stored keys, live and not yet swept (tests and diagnostics). */
+  async keys(): Promise<string[]> {
+    return [...this.entries.keys()];
   }
 
   /** Number of live and not yet swept keys. */
@@ -176,8 +182,14 @@ export class MemoryStore implements Store {
    * those would sign users out or let a used assertion be replayed.
    */
   private makeRoom(): void {
-    this.sweep();
-    if (this.entries.size < this.maxEntries) return;
+    // A full sweep scans every key, so while the store stays full it runs at most once a second
+    // instead of on every write.
+    const now = this.clock.now();
+    if (now - this.lastFullSweepAt >= 1_000) {
+      this.lastFullSweepAt = now;
+      this.sweep();
+      if (this.entries.size < this.maxEntries) return;
+    }
     const oldest = this.evictable.values().next();
     if (!oldest.done) {
       this.drop(oldest.value);

@@ -305,6 +305,33 @@ describe("session routes", () => {
     expect(response.body.error).toBe("STORE_UNAVAILABLE");
   });
 
+  it("store failure on /auth answers 503", async () => {
+    const cookie = await signInCookie(harness);
+    const { storeUnavailable } = await import("../../src/session/store.js");
+    harness.store.get = async () => {
+      throw storeUnavailable(new Error("connection refused"));
+    };
+    const response = await request(harness.app.callback())
+      .get("/auth")
+      .set("Cookie", cookie)
+      .set("Accept", "application/json");
+    expect(response.status).toBe(503);
+    expect(response.headers["x-auth-request-user"]).toBeUndefined();
+  });
+
+  it("/auth after logout elsewhere is 401", async () => {
+    const cookie = await signInCookie(harness);
+    expect((await request(harness.app.callback()).get("/auth").set("Cookie", cookie)).status).toBe(
+      200,
+    );
+    const sessionKeys = [...(await harness.store.keys())].filter((key) => key.startsWith("sess:"));
+    expect(sessionKeys).toHaveLength(1);
+    await harness.store.delete(sessionKeys[0] as string);
+    expect((await request(harness.app.callback()).get("/auth").set("Cookie", cookie)).status).toBe(
+      401,
+    );
+  });
+
   it("metrics are served in Prometheus format", async () => {
     const response = await request(harness.app.callback()).get("/metrics");
     expect(response.status).toBe(200);

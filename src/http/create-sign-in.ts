@@ -1,6 +1,7 @@
 import path from "node:path";
 import Router from "@koa/router";
 import Cookies from "cookies";
+import Keygrip from "keygrip";
 import Koa from "koa";
 import type { CustomFetch } from "openid-client";
 import { installAdminRoutes } from "../admin/routes.js";
@@ -132,6 +133,8 @@ export async function createSignIn(
   // accept Secure cookies from http://localhost, so loopback demos work without TLS.
   const cookiesMaySetSecure = httpsBase || isLoopbackUrl(baseUrl);
   const jarKey = Symbol("federated-signin.cookies");
+  // One Keygrip for all requests: given an array, Cookies would build a new one per request.
+  const keygrip = new Keygrip(parsed.session.keys);
 
   const svc: ServiceContext = {
     config: parsed,
@@ -148,7 +151,7 @@ export async function createSignIn(
       const state = ctx.state as Record<symbol, Cookies | undefined>;
       let jar = state[jarKey];
       if (!jar) {
-        jar = new Cookies(ctx.req, ctx.res, { keys: parsed.session.keys, secure: cookiesMaySetSecure });
+        jar = new Cookies(ctx.req, ctx.res, { keys: keygrip, secure: cookiesMaySetSecure });
         state[jarKey] = jar;
       }
       return jar;
@@ -184,8 +187,8 @@ export async function createSignIn(
         cookieName: parsed.session.cookieName,
         secureCookie: httpsBase,
       });
-      app.use(healthRouter.routes());
       app.use(forwardAuthFastPath(svc, `${basePath}/auth`, parsed.session.cookieName));
+      app.use(healthRouter.routes());
       app.use(errorHandlerForSession(logger, `${baseUrl}/`, basePath));
       app.use(async (ctx, next) => {
         // koa-session signs its cookie with ctx.cookies; give it our keys for the session

@@ -2,6 +2,8 @@ import path from "node:path";
 import Router from "@koa/router";
 import Cookies from "cookies";
 import Keygrip from "keygrip";
+import { Gauge } from "prom-client";
+import { SESSION_KEY_PREFIX } from "../session/session-index.js";
 import Koa from "koa";
 import type { CustomFetch } from "openid-client";
 import { installAdminRoutes } from "../admin/routes.js";
@@ -121,6 +123,7 @@ export async function createSignIn(
   const logger = options.logger ?? createLogger(parsed.logLevel);
   const store = options.store ?? createStore(parsed.session.store, { clock, logger });
   const metrics = options.metrics ?? createMetrics(false);
+  registerActiveSessionsGauge(metrics, store);
   const audit = new AuditLog(options.auditSink ?? createAuditSink(parsed), clock);
   const lifetime: SessionLifetime = {
     maxAgeMs: parsed.session.maxAge,
@@ -239,6 +242,26 @@ function errorHandlerForSession(logger: Logger, homePath: string, basePath: stri
       await next();
     }
   };
+}
+
+const ACTIVE_SESSIONS_METRIC = "federated_signin_active_sessions";
+
+/** Adds a gauge of stored sessions, counted on each scrape (all instances, with Redis). */
+function registerActiveSessionsGauge(metrics: Metrics, store: Store): void {
+  if (!store.countKeys || metrics.registry.getSingleMetric(ACTIVE_SESSIONS_METRIC)) return;
+  const countKeys = store.countKeys.bind(store);
+  new Gauge({
+    name: ACTIVE_SESSIONS_METRIC,
+    help: "Signed-in sessions in the session store (shared by all instances with Redis)",
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        this.set(await countKeys(SESSION_KEY_PREFIX));
+      } catch {
+        // The store is down; /readyz reports it, and the gauge keeps its last value.
+      }
+    },
+  });
 }
 
 function createAuditSink(config: ServiceConfig): AuditSink {

@@ -47,6 +47,15 @@ export class MemoryStore implements Store {
     this.sweepTimer.unref();
   }
 
+  async countKeys(keyPrefix: string): Promise<number> {
+    const now = this.clock.now();
+    let count = 0;
+    for (const [key, entry] of this.entries) {
+      if (entry.expiresAt > now && key.startsWith(keyPrefix)) count += 1;
+    }
+    return count;
+  }
+
   /** Returns the stored keys, live and not yet swept (tests and diagnostics). */
   async keys(): Promise<string[]> {
     return [...this.entries.keys()];

@@ -179,6 +179,20 @@ export class RedisStore implements Store {
     await this.run(() => this.client.srem(this.prefix + key, member));
   }
 
+  async countKeys(keyPrefix: string): Promise<number> {
+    const pattern = `${escapeGlob(this.prefix + keyPrefix)}*`;
+    let cursor = "0";
+    let count = 0;
+    do {
+      const [next, keys] = await this.run(() =>
+        this.client.scan(cursor, "MATCH", pattern, "COUNT", 1000),
+      );
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== "0");
+    return count;
+  }
+
   async ping(): Promise<void> {
     await this.run(() => this.client.ping());
   }
@@ -319,4 +333,9 @@ function describeError(error: unknown): Record<string, string | undefined> {
   if (typeof error !== "object" || error === null) return { message: String(error) };
   const { name, message, code } = error as Partial<NodeJS.ErrnoException>;
   return { name, message, code };
+}
+
+/** Escapes Redis glob characters, so a key prefix matches only itself. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
 }

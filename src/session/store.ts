@@ -34,6 +34,11 @@ export interface Store {
   members?(key: string): Promise<string[]>;
   /** Removes `member` from the set at `key`; the set is deleted when it becomes empty. */
   removeFromSet?(key: string, member: string): Promise<void>;
+  /**
+   * Counts the keys that start with `keyPrefix` (for the active-sessions gauge). Scans the
+   * whole key space, so it is called on a metrics scrape, never per request.
+   */
+  countKeys?(keyPrefix: string): Promise<number>;
   /** Resolves when the store is reachable; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

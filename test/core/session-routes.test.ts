@@ -333,9 +333,12 @@ describe("session routes", () => {
   });
 
   it("metrics are served in Prometheus format", async () => {
+    await signInCookie(harness);
+    await signInCookie(harness);
     const response = await request(harness.app.callback()).get("/metrics");
     expect(response.status).toBe(200);
     expect(response.text).toContain("federated_signin_sign_ins_total");
+    expect(response.text).toMatch(/^federated_signin_active_sessions 2$/m);
   });
 });
 

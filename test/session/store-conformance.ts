@@ -38,6 +38,23 @@ export function describeStoreConformance(name: string, harness: StoreHarness): v
       await harness.closeAll();
     });
 
+    describe("countKeys", () => {
+      it("counts live keys with a prefix", async () => {
+        const store = harness.open();
+        const other = harness.open("other");
+        if (!store.countKeys) throw new Error("the store has no countKeys method");
+        await store.set("sess:a", "1", 60_000);
+        await store.set("sess:b", "1", 60_000);
+        await store.set("sess:gone", "1", SHORT_TTL_MS);
+        await store.set("saml:x:authn:c", "1", 60_000);
+        await other.set("sess:elsewhere", "1", 60_000);
+        await harness.elapse(SHORT_TTL_MS + 50);
+        expect(await store.countKeys("sess:")).toBe(2);
+        expect(await store.countKeys("saml:")).toBe(1);
+        expect(await store.countKeys("sess*")).toBe(0);
+      });
+    });
+
     describe("get and set", () => {
       it("returns undefined for a missing key", async () => {
         const store = harness.open();

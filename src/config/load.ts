@@ -25,6 +25,7 @@ function resolveEnvReferences(
   env: NodeJS.ProcessEnv,
   keyPath: string,
   problems: string[],
+  fromEnv: Map<string, string>,
 ): unknown {
   if (typeof value === "string" && value.startsWith(ENV_PREFIX)) {
     const name = value.slice(ENV_PREFIX.length);
@@ -35,23 +36,27 @@ function resolveEnvReferences(
       );
       return value;
     }
+    fromEnv.set(keyPath, name);
     return resolved;
   }
   if (Array.isArray(value)) {
     return value.map((item, index) =>
-      resolveEnvReferences(item, env, `${keyPath}[${index}]`, problems),
+      resolveEnvReferences(item, env, `${keyPath}[${index}]`, problems, fromEnv),
     );
   }
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(
       Object.entries(value).map(([key, item]) => [
         key,
-        resolveEnvReferences(item, env, keyPath ? `${keyPath}.${key}` : key, problems),
+        resolveEnvReferences(item, env, keyPath ? `${keyPath}.${key}` : key, problems, fromEnv),
       ]),
     );
   }
   return value;
 }
+
+/** Keys whose values are secrets: an error message names their length, never their text. */
+const SECRET_KEY_PATTERN = /(?:^|\.)(?:keys\[\d+\]|token|clientSecret)$/;
 
 function formatKeyPath(segments: ReadonlyArray<PropertyKey>): string {
   let text = "";
@@ -78,9 +83,15 @@ function describeValue(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+function formatIssue(issue: z.core.$ZodIssue, raw: unknown, fromEnv: Map<string, string>): string {
   const key = formatKeyPath(issue.path);
   const value = valueAt(raw, issue.path);
+  const envName = fromEnv.get(key);
+  if (envName !== undefined || (typeof value === "string" && SECRET_KEY_PATTERN.test(key))) {
+    const length = typeof value === "string" ? `${value.length} characters` : "not a string";
+    const source = envName === undefined ? "" : `value from env:${envName}, `;
+    return `${key}: ${issue.message} (${source}${length}; not shown)`;
+  }
   if (issue.code === "unrecognized_keys") {
     return `${key}: unknown key(s) ${issue.keys.join(", ")}; remove them or check the spelling`;
   }
@@ -130,7 +141,9 @@ function checkConnection(connection: ParsedConnection, index: number, problems: 
     }
     const sp = connection.sp;
     if ((sp.signingKey === undefined) !== (sp.signingCert === undefined)) {
-      problems.push(`${key}.sp: set signingKey and signingCert together (a key and its certificate)`);
+      problems.push(
+        `${key}.sp: set signingKey and signingCert together (a key and its certificate)`,
+      );
     }
     if ((sp.decryptionKey === undefined) !== (sp.decryptionCert === undefined)) {
       problems.push(
@@ -175,6 +188,11 @@ function checkConnection(connection: ParsedConnection, index: number, problems: 
     if (connection.clientSecret && connection.privateKeyFile) {
       problems.push(`${key}: set clientSecret or privateKeyFile, not both`);
     }
+    if (!connection.scopes.includes("openid")) {
+      problems.push(
+        `${key}.scopes: must include openid (got ${describeValue(connection.scopes)}); without an ID token the sign-in has no verified user, only the patient that was opened`,
+      );
+    }
   }
 }
 
@@ -187,17 +205,20 @@ export function parseConfig(
   options: { configDir?: string; env?: NodeJS.ProcessEnv } = {},
 ): ServiceConfig {
   const problems: string[] = [];
-  const resolved = resolveEnvReferences(input, options.env ?? process.env, "", problems);
+  const fromEnv = new Map<string, string>();
+  const resolved = resolveEnvReferences(input, options.env ?? process.env, "", problems, fromEnv);
   const result = serviceConfigSchema.safeParse(resolved);
   if (!result.success) {
-    problems.push(...result.error.issues.map((issue) => formatIssue(issue, resolved)));
+    problems.push(...result.error.issues.map((issue) => formatIssue(issue, resolved, fromEnv)));
     throw new ConfigError(problems);
   }
   const config = result.data;
   const seen = new Set<string>();
   config.connections.forEach((connection, index) => {
     if (seen.has(connection.id)) {
-      problems.push(`connections[${index}].id: "${connection.id}" is used twice; ids must be unique`);
+      problems.push(
+        `connections[${index}].id: "${connection.id}" is used twice; ids must be unique`,
+      );
     }
     seen.add(connection.id);
     checkConnection(connection, index, problems);
@@ -218,7 +239,9 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     input = file.endsWith(".json") ? JSON.parse(text) : YAML.parse(text);
   } catch (error) {
-    throw new ConfigError([`config file ${file} is not valid YAML/JSON: ${(error as Error).message}`]);
+    throw new ConfigError([
+      `config file ${file} is not valid YAML/JSON: ${(error as Error).message}`,
+    ]);
   }
   return parseConfig(input, { configDir: path.dirname(path.resolve(file)), env });
 }

@@ -2,7 +2,7 @@ import type Router from "@koa/router";
 import type Koa from "koa";
 import { SignInError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
-import { protocolSubject } from "../session/session-index.js";
+import { protocolSubject, type SessionSelector } from "../session/session-index.js";
 import { endCurrentSession, readSession, type SessionRecord } from "../session/session.js";
 import type { SmartConnection } from "../smart/connection.js";
 import { revokeSmartTokens } from "../smart/revoke.js";
@@ -236,7 +236,11 @@ async function endLogoutSessions(
   recordLogout(ctx, svc, record, kind);
   const ended = [record];
   if (wantsIdpLogout) {
-    const selector = { connection: connectionId, subject: protocolSubject(record) };
+    const selector: SessionSelector = {
+      connection: connectionId,
+      subject: protocolSubject(record),
+    };
+    if (record.identity.protocol !== "saml") selector.issuer = record.identity.issuer;
     ended.push(...(await endSessionsEverywhere(ctx, svc, selector, kind)));
   }
   if (connection?.type === "smart") {
@@ -330,7 +334,10 @@ export function installHealthRoutes(
         try {
           await connection.checkReady();
         } catch (error) {
-          problems.push({ component: `connection:${connection.id}`, message: (error as Error).message });
+          problems.push({
+            component: `connection:${connection.id}`,
+            message: (error as Error).message,
+          });
         }
       }),
     );

@@ -24,7 +24,10 @@ function asStrings(value: unknown): string[] {
     .filter((item) => item.length > 0);
 }
 
-function firstString(claims: Record<string, unknown>, names: string[] | undefined): string | undefined {
+function firstString(
+  claims: Record<string, unknown>,
+  names: string[] | undefined,
+): string | undefined {
   for (const name of names ?? []) {
     const value = asStrings(claims[name])[0];
     if (value !== undefined) return value;
@@ -68,6 +71,12 @@ export interface VerifiedSignIn {
   authenticatedAt: number;
   /** Methods known outside the claims (SAML AuthnContextClassRef). */
   extraAuthMethods?: string[];
+  /**
+   * Set when one connection trusts several issuers (a SMART connection with several FHIR
+   * servers): the fallback `id` becomes `{connection}:{issuer}|{subject}`, because the same
+   * subject at two issuers names two users. A URL cannot contain a raw "|".
+   */
+  scopeIdToIssuer?: boolean;
   smart?: SmartContext;
 }
 
@@ -88,7 +97,9 @@ export function buildIdentity(input: VerifiedSignIn): Identity {
     id:
       tenantId && objectId
         ? `entra:${tenantId.toLowerCase()}:${objectId.toLowerCase()}`
-        : `${input.connection}:${subject}`,
+        : input.scopeIdToIssuer
+          ? `${input.connection}:${input.issuer}|${subject}`
+          : `${input.connection}:${subject}`,
     connection: input.connection,
     protocol: input.protocol,
     issuer: input.issuer,

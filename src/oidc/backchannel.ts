@@ -86,6 +86,8 @@ function expectedIssuer(
 
 /** Claims of a validated logout token that select the sessions to end. */
 export interface LogoutTokenClaims {
+  /** The verified `iss`: the issuer whose `sub` and `sid` these are. */
+  iss: string;
   sub?: string;
   sid?: string;
   jti: string;
@@ -174,7 +176,12 @@ export async function validateLogoutToken(
   if (!(await svc.store.add(jtiKey, "1", ttlMs))) {
     throw invalid(connection, "jti was already used (replay)");
   }
-  return { jti, ...(sub !== undefined ? { sub } : {}), ...(sid !== undefined ? { sid } : {}) };
+  return {
+    iss: issuer,
+    jti,
+    ...(sub !== undefined ? { sub } : {}),
+    ...(sid !== undefined ? { sid } : {}),
+  };
 }
 
 /**
@@ -194,7 +201,7 @@ export async function handleBackchannelLogout(
     const logoutToken = form.get("logout_token");
     if (!logoutToken) throw invalid(connection, "the form has no logout_token");
     const claims = await validateLogoutToken(connection, logoutToken);
-    const selector: SessionSelector = { connection: connection.id };
+    const selector: SessionSelector = { connection: connection.id, issuer: claims.iss };
     if (claims.sid !== undefined) selector.sid = claims.sid;
     if (claims.sub !== undefined) selector.subject = claims.sub;
     const ended = await endSessionsEverywhere(ctx, svc, selector, "backchannel");

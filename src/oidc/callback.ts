@@ -4,7 +4,7 @@ import { SignInError } from "../errors.js";
 import { readForm } from "../http/form.js";
 import { buildIdentity } from "../identity/map.js";
 import type { OidcConnection } from "./connection.js";
-import { completeSignIn, expiresAtMs } from "./complete.js";
+import { completeSignIn, expiresAtMs, rejectFutureIssuedAt } from "./complete.js";
 import { mapGrantError, providerError } from "./errors.js";
 import { checkTenant } from "./tenant.js";
 import { consumeTransaction } from "./transaction.js";
@@ -41,15 +41,27 @@ export async function readAuthorizationResponse(
  * provider error into OIDC_PROVIDER_ERROR, exchanges the code with the PKCE verifier, lets
  * openid-client validate the response and ID token, checks the tenant, then starts the session.
  */
-export async function handleOidcCallback(ctx: Koa.Context, connection: OidcConnection): Promise<void> {
+export async function handleOidcCallback(
+  ctx: Koa.Context,
+  connection: OidcConnection,
+): Promise<void> {
   const { svc, config } = connection;
-  const params = await readAuthorizationResponse(ctx, config.responseMode === "form_post", config.id);
+  const params = await readAuthorizationResponse(
+    ctx,
+    config.responseMode === "form_post",
+    config.id,
+  );
   const state = params.get("state") ?? undefined;
   const transaction = await consumeTransaction(ctx, svc, connection.transactionScope, state);
 
   const error = params.get("error");
   if (error !== null) {
-    throw providerError(config.id, error, params.get("error_description") ?? undefined, "authorization");
+    throw providerError(
+      config.id,
+      error,
+      params.get("error_description") ?? undefined,
+      "authorization",
+    );
   }
 
   const factory = await connection.clientFactory();
@@ -77,6 +89,7 @@ export async function handleOidcCallback(ctx: Koa.Context, connection: OidcConne
       connection: config.id,
     });
   }
+  rejectFutureIssuedAt(idTokenClaims, connection.svc.clock.now(), config.clockSkew, config.id);
   const claims = Object.fromEntries(
     Object.entries(idTokenClaims).filter(([name]) => !PROTOCOL_CLAIMS.has(name)),
   );

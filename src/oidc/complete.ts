@@ -1,4 +1,5 @@
 import type Koa from "koa";
+import { SignInError } from "../errors.js";
 import { measureSignIn } from "../http/outcome.js";
 import type { ServiceContext } from "../http/service.js";
 import { resetCurrentSession } from "../http/routes.js";
@@ -36,4 +37,23 @@ export function expiresAtMs(now: number, expiresInSeconds: unknown): number | un
   return typeof expiresInSeconds === "number" && Number.isFinite(expiresInSeconds)
     ? now + expiresInSeconds * 1000
     : undefined;
+}
+
+/**
+ * Rejects an ID token issued later than now plus the clock skew. openid-client 6 checks only
+ * that `iat` is a number and not too old, and a token from the future means a wrong clock at
+ * the provider or a token minted for later use.
+ */
+export function rejectFutureIssuedAt(
+  claims: { iat?: unknown },
+  nowMs: number,
+  clockSkewMs: number,
+  connection: string,
+): void {
+  if (typeof claims.iat === "number" && claims.iat * 1000 > nowMs + clockSkewMs) {
+    throw new SignInError("OIDC_TOKEN_EXPIRED", "The ID token was issued in the future.", {
+      connection,
+      logDetails: { iat: claims.iat, now: Math.floor(nowMs / 1000) },
+    });
+  }
 }

@@ -1,7 +1,7 @@
 import type Koa from "koa";
 import { SignInError } from "../errors.js";
 import type { ServiceContext } from "../http/service.js";
-import { takeJson } from "../session/store.js";
+import { takeJsonIf } from "../session/store.js";
 
 /** Lifetime of an outstanding authorization request, in milliseconds. */
 export const TRANSACTION_TTL_MS = 10 * 60_000;
@@ -103,11 +103,17 @@ export async function consumeTransaction(
       },
     );
   if (!state || state.length > 256) throw reject(state ? "state too long" : "state missing");
-  const transaction = await takeJson<Transaction>(svc.store, storeKey(scope, state));
-  if (!transaction) throw reject("state unknown, expired or already used");
   const binding = svc.cookies(ctx).get(cookieName(scope), { signed: true });
-  if (!binding || binding !== transaction.browserBinding) {
-    throw reject(binding ? "binding cookie belongs to another sign-in" : "binding cookie missing");
+  if (!binding) throw reject("binding cookie missing");
+  // The transaction is deleted only by the browser that started it, so a request that presents
+  // a state seen elsewhere (Referer, logs) cannot use up the real user's sign-in.
+  const transaction = await takeJsonIf<Transaction>(
+    svc.store,
+    storeKey(scope, state),
+    (candidate) => candidate.browserBinding === binding,
+  );
+  if (!transaction) {
+    throw reject("state unknown, expired, already used, or started in another browser");
   }
   if (transaction.connection !== scope.connection) throw reject("state of another connection");
   if (svc.clock.now() >= transaction.expiresAt) throw reject("transaction expired");

@@ -282,6 +282,18 @@ async function handleIdpLogoutRequest(
       logDetails,
     );
   }
+  // A LogoutRequest signed by the same IdP for another application names that application's
+  // SLO URL, and must not end sessions here.
+  const destination = attribute(root, "Destination");
+  if (destination !== undefined && destination !== settings.sloUrl) {
+    throw samlError(
+      settings,
+      "SAML_LOGOUT_INVALID",
+      "The LogoutRequest is addressed to another service provider.",
+      { ...logDetails, destination: truncate(destination) },
+      { fix: `Set the Logout URL in the IdP to ${settings.sloUrl}` },
+    );
+  }
   await consumeLogoutRequestId(svc, settings, root, requestId, logDetails);
 
   const sessionIndexes = childElements(root, NS.protocol, "SessionIndex").map(

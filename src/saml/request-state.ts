@@ -1,6 +1,6 @@
 import type Koa from "koa";
 import type { ServiceContext } from "../http/service.js";
-import { takeJson } from "../session/store.js";
+import { takeJsonIf } from "../session/store.js";
 import type { SamlSettings } from "./settings.js";
 
 /** How long an AuthnRequest or LogoutRequest stays answerable, in milliseconds. */
@@ -92,8 +92,9 @@ export async function saveOutstandingRequest(
 
 /**
  * Consumes the outstanding request `requestId`: returns it once, and only when it was made in
- * the browser whose binding value is `browserBinding`. The store entry is deleted either way,
- * so one request ID is never accepted twice.
+ * the browser whose binding value is `browserBinding`. Another browser's attempt leaves the
+ * entry in place, so it cannot use up the real user's sign-in; one request ID is still
+ * accepted at most once.
  */
 export async function consumeOutstandingRequest(
   svc: ServiceContext,
@@ -101,12 +102,13 @@ export async function consumeOutstandingRequest(
   requestId: string,
   browserBinding: string | undefined,
 ): Promise<OutstandingRequest | undefined> {
-  const request = await takeJson<OutstandingRequest>(
+  if (browserBinding === undefined) return undefined;
+  const request = await takeJsonIf<OutstandingRequest>(
     svc.store,
     requestKey(settings.connectionId, requestId),
+    (candidate) => candidate.browserBinding === browserBinding,
   );
-  if (!request || browserBinding === undefined) return undefined;
-  if (request.browserBinding !== browserBinding) return undefined;
+  if (!request) return undefined;
   if (svc.clock.now() - request.createdAt >= REQUEST_TTL_MS) return undefined;
   return request;
 }

@@ -32,6 +32,11 @@ export interface SessionSelector {
   sessionIndex?: string;
   /** OIDC `sid`. When set, `subject` (if given) must also match the session. */
   sid?: string;
+  /**
+   * Issuer of `subject`, for OIDC and SMART: one SMART connection may trust several EHRs, and
+   * the same `sub` at two of them names two users.
+   */
+  issuer?: string;
 }
 
 /** Store, clock and lifetime that ending sessions needs. */
@@ -45,8 +50,8 @@ function hashOf(value: string): string {
   return createHash("sha256").update(value, "utf8").digest("base64url");
 }
 
-function subjectKey(connection: string, subject: string): string {
-  return `sidx:${connection}:sub:${hashOf(subject)}`;
+function subjectKey(connection: string, subject: string, issuer?: string): string {
+  return `sidx:${connection}:sub:${hashOf(issuer === undefined ? subject : `${issuer}\n${subject}`)}`;
 }
 
 function samlSessionKey(connection: string, nameId: string, sessionIndex: string): string {
@@ -72,7 +77,8 @@ export function protocolSubject(record: SessionRecord): string {
 export function indexKeysOf(record: SessionRecord): string[] {
   const connection = record.identity.connection;
   const subject = protocolSubject(record);
-  const keys = [subjectKey(connection, subject)];
+  const issuer = record.identity.protocol === "saml" ? undefined : record.identity.issuer;
+  const keys = [subjectKey(connection, subject, issuer)];
   const idp = record.idp;
   if (record.identity.protocol === "saml" && idp?.sessionIndex) {
     keys.push(samlSessionKey(connection, subject, idp.sessionIndex));
@@ -87,12 +93,13 @@ function selectorKey(selector: SessionSelector): string | undefined {
   if (selector.sessionIndex !== undefined) {
     return samlSessionKey(selector.connection, selector.subject, selector.sessionIndex);
   }
-  return subjectKey(selector.connection, selector.subject);
+  return subjectKey(selector.connection, selector.subject, selector.issuer);
 }
 
 function matches(record: SessionRecord, selector: SessionSelector): boolean {
   if (record.identity.connection !== selector.connection) return false;
   if (selector.subject !== undefined && protocolSubject(record) !== selector.subject) return false;
+  if (selector.issuer !== undefined && record.identity.issuer !== selector.issuer) return false;
   if (selector.sid !== undefined && record.idp?.sid !== selector.sid) return false;
   if (selector.sessionIndex !== undefined && record.idp?.sessionIndex !== selector.sessionIndex) {
     return false;

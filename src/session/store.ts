@@ -76,3 +76,19 @@ export async function takeJson<T>(store: Store, key: string): Promise<T | undefi
   const text = await store.take(key);
   return text === undefined ? undefined : (JSON.parse(text) as T);
 }
+
+/**
+ * Takes a JSON value only when `accepts` approves it: a value that `accepts` rejects stays in
+ * the store, so a request that presents someone else's one-time value (a stolen OIDC state, a
+ * SAML request ID) cannot use it up. Two callers racing on an accepted value get it once.
+ */
+export async function takeJsonIf<T>(
+  store: Store,
+  key: string,
+  accepts: (value: T) => boolean,
+): Promise<T | undefined> {
+  const peeked = await getJson<T>(store, key);
+  if (peeked === undefined || !accepts(peeked)) return undefined;
+  const taken = await takeJson<T>(store, key);
+  return taken !== undefined && accepts(taken) ? taken : undefined;
+}

@@ -3,7 +3,7 @@ import * as client from "openid-client";
 import { SignInError } from "../errors.js";
 import type { SmartContext } from "../identity/identity.js";
 import { buildIdentity } from "../identity/map.js";
-import { completeSignIn, expiresAtMs } from "../oidc/complete.js";
+import { completeSignIn, expiresAtMs, rejectFutureIssuedAt } from "../oidc/complete.js";
 import { mapGrantError, providerError } from "../oidc/errors.js";
 import { consumeTransaction } from "../oidc/transaction.js";
 import type { SmartConnection } from "./connection.js";
@@ -90,18 +90,16 @@ export async function handleSmartCallback(
   // SMART v1 servers may send the user as `profile` instead of `fhirUser`.
   const fhirUser = optionalString(claims.fhirUser) ?? optionalString(claims.profile);
   const context = smartContextOf(tokens, fhirBaseUrl, fhirUser, config.scopes.join(" "));
-  // NOTE: without `openid` in scopes there is no verified user, so the patient in context becomes
-  // the subject. Such a session identifies the record that was opened, not the user who opened it.
-  const subject = idTokenClaims?.sub ?? context.patient;
+  // A session needs a verified user: the patient in the launch context names the record that
+  // was opened, not the user who opened it.
+  if (idTokenClaims)
+    rejectFutureIssuedAt(idTokenClaims, svc.clock.now(), config.clockSkew, config.id);
+  const subject = idTokenClaims?.sub;
   if (!subject) {
-    throw new SignInError(
-      "OIDC_TOKEN_INVALID",
-      "The SMART token response names no user or patient.",
-      {
-        connection: config.id,
-        fix: "Add openid and fhirUser to scopes on the connection.",
-      },
-    );
+    throw new SignInError("OIDC_TOKEN_INVALID", "The SMART token response has no ID token.", {
+      connection: config.id,
+      fix: "Add openid and fhirUser to scopes on the connection, and enable OpenID Connect for the app at the EHR.",
+    });
   }
   const now = svc.clock.now();
   const identity = buildIdentity({
@@ -113,6 +111,7 @@ export async function handleSmartCallback(
     claimsConfig: config.claims,
     authenticatedAt: typeof claims.auth_time === "number" ? claims.auth_time * 1000 : now,
     smart: context,
+    scopeIdToIssuer: config.fhirServers.length > 1,
   });
   await completeSignIn(
     ctx,

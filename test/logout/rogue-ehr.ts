@@ -1,4 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { SignJWT, exportJWK, generateKeyPair, type JWK } from "jose";
+
+/** Private key type that jose 6 signs with (WebCrypto CryptoKey). */
+type KeyLike = Parameters<SignJWT["sign"]>[0];
 import type { AddressInfo } from "node:net";
 
 /** One request that reached the revocation endpoint. */
@@ -8,10 +12,10 @@ export interface RevocationRecord {
 }
 
 /**
- * A SMART authorization server on loopback without OpenID Connect: its smart-configuration
- * advertises a `revocation_endpoint`, the authorization endpoint redirects straight back with a
- * code, the token endpoint issues fixed tokens with a patient, and the revocation endpoint
- * records what it receives.
+ * A SMART authorization server on loopback: its smart-configuration advertises a
+ * `revocation_endpoint` and a JWKS, the authorization endpoint redirects straight back with a
+ * code, the token endpoint issues fixed tokens with a patient and a signed ID token, and the
+ * revocation endpoint records what it receives.
  */
 export class RogueEhr {
   server!: Server;
@@ -28,7 +32,17 @@ export class RogueEhr {
     return `${this.base}/fhir`;
   }
 
+  private signingKey: KeyLike | undefined;
+  private publicJwk: JWK | undefined;
+  /** Current time in milliseconds for the ID token's iat and exp; tests pass their fake clock. */
+  now: () => number = () => Date.now();
+  /** Nonce of the last authorization request, echoed in the ID token. */
+  private nonce = "";
+
   async start(): Promise<this> {
+    const pair = await generateKeyPair("RS256");
+    this.signingKey = pair.privateKey;
+    this.publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "ehr-key-1", alg: "RS256" };
     this.server = createServer((req, res) => {
       this.handle(req)
         .then(({ status, headers, body }) => {
@@ -71,13 +85,18 @@ export class RogueEhr {
         issuer: `${this.base}/oauth2`,
         authorization_endpoint: `${this.base}/oauth2/authorize`,
         token_endpoint: `${this.base}/oauth2/token`,
+        jwks_uri: `${this.base}/oauth2/jwks`,
         ...(this.advertiseRevocation ? { revocation_endpoint: `${this.base}/oauth2/revoke` } : {}),
         token_endpoint_auth_methods_supported: ["client_secret_basic"],
         code_challenge_methods_supported: ["S256"],
-        capabilities: ["launch-standalone", "client-confidential-symmetric"],
+        capabilities: ["launch-standalone", "client-confidential-symmetric", "sso-openid-connect"],
       });
     }
+    if (url.pathname === "/oauth2/jwks") {
+      return this.json({ keys: [this.publicJwk] });
+    }
     if (url.pathname === "/oauth2/authorize") {
+      this.nonce = url.searchParams.get("nonce") ?? "";
       const back = new URL(url.searchParams.get("redirect_uri") ?? "");
       back.searchParams.set("code", "ehr-code");
       back.searchParams.set("state", url.searchParams.get("state") ?? "");
@@ -85,7 +104,22 @@ export class RogueEhr {
     }
     if (url.pathname === "/oauth2/token" && req.method === "POST") {
       await this.readForm(req);
+      const basic = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64")
+        .toString("utf8")
+        .split(":")[0];
+      const idToken = await new SignJWT({
+        nonce: this.nonce,
+        fhirUser: `${this.fhirBase}/Practitioner/p1`,
+      })
+        .setProtectedHeader({ alg: "RS256", kid: "ehr-key-1" })
+        .setIssuer(`${this.base}/oauth2`)
+        .setAudience(decodeURIComponent(basic ?? ""))
+        .setSubject("practitioner-p1")
+        .setIssuedAt(Math.floor(this.now() / 1000))
+        .setExpirationTime(Math.floor(this.now() / 1000) + 300)
+        .sign(this.signingKey as KeyLike);
       return this.json({
+        id_token: idToken,
         access_token: this.accessToken,
         refresh_token: this.refreshToken,
         token_type: "Bearer",

@@ -18,6 +18,7 @@ let log: CapturedLog;
 
 beforeAll(async () => {
   ehr = await new RogueEhr().start();
+  ehr.now = () => clock.now();
 });
 
 afterAll(async () => {
@@ -37,7 +38,7 @@ beforeEach(async () => {
         fhirServers: [ehr.fhirBase],
         clientId: CLIENT_ID,
         clientSecret: CLIENT_SECRET,
-        scopes: ["launch/patient", "patient/*.rs", "offline_access"],
+        scopes: ["launch/patient", "openid", "fhirUser", "patient/*.rs", "offline_access"],
       },
     ],
     { clock, logger: log.logger },

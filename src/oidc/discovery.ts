@@ -104,13 +104,20 @@ export async function discoverProvider(
 
 /**
  * Builds openid-client Configurations for one provider. openid-client freezes the clock offset
- * (`clockSkew`) when a Configuration is built, so each request gets a new Configuration whose
- * offset makes the library's "now" equal the injected clock. Discovery is replayed from memory,
+ * (`clockSkew`) when a Configuration is built, so a new Configuration is built whenever the
+ * injected clock's offset from the system clock changes, with an offset that makes the
+ * library's "now" equal the injected clock. Discovery is replayed from memory,
  * which keeps openid-client's Entra `{tenantid}` issuer handling. The JWKS cache is carried
  * from one Configuration to the next, so keys are not refetched per request.
  */
 export class ClientFactory {
   private jwksCache: client.ExportedJWKSCache | undefined;
+  /**
+   * The last Configuration and the clock offset it was built for. Building one replays
+   * discovery, which costs about as much CPU as the code exchange itself, so a Configuration is
+   * reused while the offset is unchanged (always, with the system clock).
+   */
+  private cached: { offsetSeconds: number; configuration: client.Configuration } | undefined;
 
   constructor(
     private readonly metadata: ProviderMetadata,
@@ -127,6 +134,7 @@ export class ClientFactory {
     const metadata = this.metadata;
     const settings = this.settings;
     const offsetSeconds = Math.round((settings.clock.now() - Date.now()) / 1000);
+    if (this.cached?.offsetSeconds === offsetSeconds) return this.cached.configuration;
     const toleranceSeconds = Math.max(0, Math.round(settings.clockSkewMs / 1000));
     const documentText = JSON.stringify(metadata.document);
     const baseFetch = this.fetchImplementation ?? ((url, options) => fetch(url, options));
@@ -154,6 +162,7 @@ export class ClientFactory {
       },
     );
     if (this.jwksCache) client.setJwksCache(configuration, this.jwksCache);
+    this.cached = { offsetSeconds, configuration };
     return configuration;
   }
 

@@ -1,4 +1,4 @@
-// Benchmark child: a bare Koa app whose only handler answers 200, the /auth baseline.
+// Benchmark child: a bare Koa app whose only handler returns 200, the /auth baseline.
 import http from "node:http";
 import Koa from "koa";
 import { serveCommands } from "./lib.js";

@@ -63,7 +63,7 @@ export function startChild(file, args = [], execArgv = []) {
   };
 }
 
-/** Serves the commands of a child process: `handlers[command](args)` answers each message. */
+/** Serves the commands of a child process: `handlers[command](args)` handles each message. */
 export function serveCommands(handlers) {
   process.on("message", async (message) => {
     const handler = handlers[message.command];

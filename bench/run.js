@@ -531,6 +531,7 @@ async function main() {
   const step = (name) =>
     console.log(`bench: ${name} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   const results = {};
+
   if (process.env.BENCH_ONLY === "memory") {
     console.log(await benchMemory());
     return;
@@ -539,6 +540,7 @@ async function main() {
     console.log(await benchSamlCpu(Number(process.env.BENCH_WORKERS ?? 0)));
     return;
   }
+
   step("SAML CPU, inline");
   results.saml = [await benchSamlCpu(0)];
   step("SAML CPU, 1 worker thread");
@@ -553,6 +555,7 @@ async function main() {
   results.saturation.push(await benchAuthUnderAcsLoad(0));
   step("memory");
   results.memory = await benchMemory();
+
   const elapsedS = (performance.now() - t0) / 1000;
   const report = renderReport(results, startedAt, elapsedS);
   fs.writeFileSync(path.join(REPO_ROOT, "docs/benchmarks.md"), report);

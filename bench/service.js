@@ -1,4 +1,4 @@
-// Benchmark child: runs the sign-in service on 127.0.0.1 and answers the driver's commands
+// Benchmark child: runs the sign-in service on 127.0.0.1 and serves the driver's commands
 // (CPU time, heap, and the raw-library baselines measured in this same kind of process).
 import fs from "node:fs";
 import http from "node:http";

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prepares this machine for `npm test`: installs the Debian packages the tests use (xmlsec1,
 # SimpleSAMLphp with PHP, Chromium) when they are missing, and starts a local Redis on
-# 127.0.0.1:6379 when none answers there. Safe to run again; it changes nothing that is ready.
+# 127.0.0.1:6379 when none responds there. Safe to run again; it changes nothing that is ready.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)

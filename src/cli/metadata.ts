@@ -7,7 +7,7 @@ import { MemoryStore } from "../session/memory-store.js";
 
 /**
  * Returns the SP metadata XML of SAML connection `id`, exactly as the running service serves it
- * at /saml/:id/metadata (the app answers one request on a temporary loopback port).
+ * at /saml/:id/metadata (the app serves one request on a temporary loopback port).
  */
 export async function printMetadata(config: ServiceConfig, id: string): Promise<string> {
   const connection = config.connections.find((candidate) => candidate.id === id);

@@ -209,7 +209,7 @@ export const serviceConfigSchema = z
       .strict(),
     admin: z
       .object({
-        /** Bearer token of the admin pages (`/admin/traces`); without it they answer 404. */
+        /** Bearer token of the admin pages (`/admin/traces`); without it they return 404. */
         token: z.string().min(32, "must be at least 32 characters of random text"),
       })
       .strict()

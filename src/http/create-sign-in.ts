@@ -194,8 +194,8 @@ export async function createSignIn(
       app.use(healthRouter.routes());
       app.use(errorHandlerForSession(logger, `${baseUrl}/`, basePath));
       app.use(async (ctx, next) => {
-        // koa-session signs its cookie with ctx.cookies; give it our keys for the session
-        // middleware only, and hand the host app its own jar for everything downstream.
+        // koa-session signs its cookie with ctx.cookies. It gets the jar with our keys, and the
+        // host app gets its own jar back for everything downstream.
         const hostCookies = ctx.cookies;
         const ourCookies = svc.cookies(ctx);
         (ctx.state as Record<symbol, unknown>)[SESSION_COOKIE_JAR] = ourCookies;
@@ -230,8 +230,8 @@ export async function createSignIn(
 }
 
 /**
- * Renders store failures while loading the session as our error page for our own paths; for
- * the host app's paths the coded error (status 503) goes to the host's own error handling.
+ * Renders store failures while loading the session as our error page on our own paths. On the
+ * host app's paths the coded error (status 503) goes to the host's own error handling.
  */
 function errorHandlerForSession(logger: Logger, homePath: string, basePath: string): Koa.Middleware {
   const handler = errorHandler(logger, homePath);

@@ -56,7 +56,7 @@ export function headerListItem(value: string): string {
   return /^[\x20-\x24\x26-\x2b\x2d-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
 }
 
-/** Answers `GET /auth` for the signed-in identity, or for an anonymous request. */
+/** Sends the `GET /auth` response for the signed-in identity, or for an anonymous request. */
 export function answerForwardAuth(
   ctx: Koa.Context,
   svc: ServiceContext,
@@ -64,7 +64,7 @@ export function answerForwardAuth(
 ): void {
   ctx.set("Cache-Control", "no-store");
   if (!identity) {
-    // Traefik ForwardAuth passes a non-2xx answer to the browser as it is, so with
+    // Traefik ForwardAuth passes a non-2xx response to the browser as it is, so with
     // ?redirect=1 an anonymous request is sent to the sign-in page with the requested path.
     // nginx auth_request accepts only 2xx, 401 and 403, so it must not use redirect mode.
     if (ctx.query.redirect === "1") {
@@ -208,7 +208,7 @@ ${buttons}
 
 /** Tells whether a state-changing request came from another site (a cross-site form post). */
 function isCrossSiteRequest(ctx: Koa.Context, baseUrl: string): boolean {
-  // Browsers that send Sec-Fetch-Site say exactly where the request came from. A page with
+  // Browsers that send Sec-Fetch-Site state exactly where the request came from. A page with
   // Referrer-Policy no-referrer makes Chromium send "Origin: null" even for a same-origin
   // form post, so Origin is read only when Sec-Fetch-Site is absent.
   const fetchSite = ctx.get("sec-fetch-site");

@@ -39,7 +39,7 @@ export interface Identity {
   groups: string[];
   /**
    * True when the IdP left the group list out because the user has too many groups (Entra
-   * "groups overage"); `groups` is then incomplete and must be read from Microsoft Graph.
+   * "groups overage"). `groups` is then incomplete and must be read from Microsoft Graph.
    */
   groupsOverage?: boolean;
   roles: string[];

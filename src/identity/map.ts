@@ -43,7 +43,7 @@ function allStrings(claims: Record<string, unknown>, names: string[] | undefined
 }
 
 /**
- * Tells whether the claims say the group list was left out for size: Entra's SAML
+ * Tells whether the claims show that the group list was left out for size: Entra's SAML
  * `groups.link` attribute, the OIDC `_claim_names.groups` distributed claim, or `hasgroups`.
  */
 export function hasGroupsOverage(claims: Record<string, unknown>): boolean {

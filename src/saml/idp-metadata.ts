@@ -176,6 +176,7 @@ function verifiedRoot(xml: string, root: Element, signingCertPem: string): Eleme
       "signature_invalid",
     );
   }
+
   const verifier = new SignedXml({ publicCert: signingCertPem });
   try {
     verifier.loadSignature(signature);
@@ -185,6 +186,7 @@ function verifiedRoot(xml: string, root: Element, signingCertPem: string): Eleme
       "signature_invalid",
     );
   }
+
   const references = verifier.getReferences();
   const rootId = attribute(root, "ID");
   if (references.length !== 1 || !rootId || references[0]?.uri !== `#${rootId}`) {
@@ -193,12 +195,14 @@ function verifiedRoot(xml: string, root: Element, signingCertPem: string): Eleme
       "signature_invalid",
     );
   }
+
   let valid = false;
   try {
     valid = verifier.checkSignature(xml.replace(/\r\n?/g, "\n"));
   } catch {
     valid = false;
   }
+
   const signed = verifier.getSignedReferences()[0];
   if (!valid || signed === undefined) {
     throw new MetadataError(

@@ -93,7 +93,7 @@ export async function saveOutstandingRequest(
 /**
  * Consumes the outstanding request `requestId`: returns it once, and only when it was made in
  * the browser whose binding value is `browserBinding`. Another browser's attempt leaves the
- * entry in place, so it cannot use up the real user's sign-in; one request ID is still
+ * entry in place, so it cannot use up the real user's sign-in. One request ID is still
  * accepted at most once.
  */
 export async function consumeOutstandingRequest(

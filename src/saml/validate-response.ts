@@ -398,7 +398,7 @@ export async function validateResponse(
   if (checked.responseId) validated.responseId = checked.responseId;
   // InResponseTo counts only from signed content: the assertion's bearer data, or the Response
   // when its own signature was verified. An unsigned Response attribute would let an attacker
-  // turn a captured unsolicited assertion into an answer to a request of their own browser.
+  // turn a captured unsolicited assertion into a response to a request of their own browser.
   const inResponseTo =
     bearer.inResponseTo ?? (responseSignatureVerified ? responseInResponseTo : undefined);
   if (inResponseTo) validated.inResponseTo = inResponseTo;

@@ -5,7 +5,7 @@ import { SignInError } from "../errors.js";
  * the assertion replay cache and OIDC/SMART transactions. Values are strings (JSON).
  *
  * Implementations raise {@link storeUnavailable} when the backing service cannot be reached,
- * so the HTTP layer answers 503 instead of treating the value as missing.
+ * so the HTTP layer returns 503 instead of treating the value as missing.
  */
 export interface Store {
   get(key: string): Promise<string | undefined>;

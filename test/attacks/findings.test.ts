@@ -40,7 +40,7 @@ describe("fixed findings", () => {
           "$1",
         );
       const res = await harness.postResponse(xml, new Browser());
-      // SAML_MALFORMED comes from the size check; the signature check would answer
+      // SAML_MALFORMED comes from the size check; the signature check would return
       // SAML_SIGNATURE_INVALID after seconds of XPath work.
       expect(res.status).toBe(400);
       expect(res.body.error).toBe("SAML_MALFORMED");
@@ -55,7 +55,7 @@ describe("fixed findings", () => {
         `</samlp:Status><samlp:Extensions><x xmlns="urn:example:deep">${nested}</x></samlp:Extensions>`,
       );
       const res = await harness.postResponse(xml, new Browser());
-      // SAML_MALFORMED comes from the size check; the signature check would answer
+      // SAML_MALFORMED comes from the size check; the signature check would return
       // SAML_SIGNATURE_INVALID after seconds of XPath work.
       expect(res.status).toBe(400);
       expect(res.body.error).toBe("SAML_MALFORMED");

@@ -159,7 +159,7 @@ describe("back-channel logout", () => {
 
   it("ends nobody when sid and sub name two users", async () => {
     const token = await signLogout(logoutClaims({ sid: "sid-b", sub: "user-a" }));
-    // A valid token that matches no session still gets 200, as Back-Channel Logout 1.0 asks.
+    // A valid token that matches no session still gets 200, as Back-Channel Logout 1.0 requires.
     expect((await postLogoutToken(b.app, { logout_token: token })).status).toBe(200);
     expect(await status(a.app, userA)).toBe(200);
     expect(await status(a.app, userB)).toBe(200);

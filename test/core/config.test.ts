@@ -85,7 +85,9 @@ describe("config", () => {
     );
     expect(config.session.keys).toEqual([TEST_SESSION_KEY]);
     const connection = config.connections[0];
-    expect(connection?.type === "oidc" && connection.clientSecret).toBe("s3cret");
+    expect(connection?.type).toBe("oidc");
+    if (connection?.type !== "oidc") return;
+    expect(connection.clientSecret).toBe("s3cret");
   });
 
   it("names a missing environment variable", () => {

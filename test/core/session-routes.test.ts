@@ -8,28 +8,15 @@ import type { Identity } from "../../src/identity/identity.js";
 import { createLogger } from "../../src/logger.js";
 import { MemoryStore } from "../../src/session/memory-store.js";
 import { startSession } from "../../src/session/session.js";
-import { FakeClock, SequenceIds, TEST_SESSION_KEY, cookieHeader } from "../support/fakes.js";
+import {
+  FakeClock,
+  SequenceIds,
+  TEST_SESSION_KEY,
+  cookieHeader,
+  testIdentity,
+} from "../support/fakes.js";
 
 const MINUTE = 60_000;
-
-function testIdentity(overrides: Partial<Identity> = {}): Identity {
-  return {
-    id: "entra:6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c:a1111111-1111-4111-8111-111111111111",
-    connection: "mercy-saml",
-    protocol: "saml",
-    issuer: "https://sts.windows.net/6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c/",
-    subject: "persistent-subject",
-    email: "alice@example.org",
-    username: "alice@example.org",
-    name: "Alice Nguyen",
-    groups: ["g-cardiology", "g-staff"],
-    roles: ["Clinician"],
-    authMethods: ["urn:oasis:names:tc:SAML:2.0:ac:classes:Password"],
-    authenticatedAt: "2026-12-04T12:00:00.000Z",
-    claims: {},
-    ...overrides,
-  };
-}
 
 interface Harness {
   app: Koa;
@@ -43,7 +30,9 @@ interface Harness {
  * Embeds the service in a host app with a test-only route that starts a session, the way a
  * protocol module does after it validated a sign-in.
  */
-async function createHarness(options: { idpLimitMs?: number; baseUrl?: string } = {}): Promise<Harness> {
+async function createHarness(
+  options: { idpLimitMs?: number; baseUrl?: string } = {},
+): Promise<Harness> {
   const clock = new FakeClock();
   const store = new MemoryStore({ clock });
   const config = parseConfig({
@@ -130,7 +119,9 @@ describe("session routes", () => {
 
   it("host middleware sees ctx.state.identity", async () => {
     const cookie = await signInCookie(harness);
-    const response = await request(harness.app.callback()).get("/host/whoami").set("Cookie", cookie);
+    const response = await request(harness.app.callback())
+      .get("/host/whoami")
+      .set("Cookie", cookie);
     expect(response.body.user).toBe(testIdentity().id);
     const anonymous = await request(harness.app.callback()).get("/host/whoami");
     expect(anonymous.body.user).toBeNull();
@@ -193,9 +184,13 @@ describe("session routes", () => {
     harness = await createHarness({ idpLimitMs: 7 * MINUTE });
     const cookie = await signInCookie(harness);
     harness.clock.advance(6 * MINUTE);
-    expect((await request(harness.app.callback()).get("/auth").set("Cookie", cookie)).status).toBe(200);
+    expect((await request(harness.app.callback()).get("/auth").set("Cookie", cookie)).status).toBe(
+      200,
+    );
     harness.clock.advance(1 * MINUTE);
-    expect((await request(harness.app.callback()).get("/auth").set("Cookie", cookie)).status).toBe(401);
+    expect((await request(harness.app.callback()).get("/auth").set("Cookie", cookie)).status).toBe(
+      401,
+    );
   });
 
   it("sign-in rotates a planted session key", async () => {

@@ -10,7 +10,7 @@ import { createSignIn, type SignIn } from "../../src/http/create-sign-in.js";
 import type { Identity } from "../../src/identity/identity.js";
 import { createLogger } from "../../src/logger.js";
 import { startSession } from "../../src/session/session.js";
-import { TEST_SESSION_KEY, cookieHeader } from "../support/fakes.js";
+import { TEST_SESSION_KEY, cookieHeader, testIdentity } from "../support/fakes.js";
 import { findNginx, pickNginxPorts, startNginx, type RunningNginx } from "./nginx.js";
 
 // Without CI set, a missing nginx skips this suite with a warning. With CI set, the suite runs
@@ -33,25 +33,6 @@ const IDENTITY_HEADERS = [
   "x-auth-request-roles",
   "x-auth-request-connection",
 ] as const;
-
-function testIdentity(overrides: Partial<Identity> = {}): Identity {
-  return {
-    id: "entra:6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c:a1111111-1111-4111-8111-111111111111",
-    connection: "mercy-saml",
-    protocol: "saml",
-    issuer: "https://sts.windows.net/6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c/",
-    subject: "persistent-subject",
-    email: "alice@example.org",
-    username: "alice@example.org",
-    name: "Alice Nguyen",
-    groups: ["g-cardiology", "g-staff"],
-    roles: ["Clinician"],
-    authMethods: ["urn:oasis:names:tc:SAML:2.0:ac:classes:Password"],
-    authenticatedAt: "2026-12-04T12:00:00.000Z",
-    claims: {},
-    ...overrides,
-  };
-}
 
 /** Returns a distinct group object ID in Entra's GUID form. */
 function groupId(index: number): string {

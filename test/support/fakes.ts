@@ -1,6 +1,7 @@
+import type { Identity } from "../../src/identity/identity.js";
 import type { Clock, IdGenerator } from "../../src/clock.js";
 
-/** Clock that moves only when a test tells it to. */
+/** Clock that moves only when a test advances it. */
 export class FakeClock implements Clock {
   constructor(private current = Date.parse("2026-12-04T12:00:00Z")) {}
 
@@ -55,4 +56,24 @@ export function mergeCookies(...headers: string[]): string {
     }
   }
   return [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
+}
+
+/** Returns a signed-in Entra user's normalized identity, with `overrides` applied. */
+export function testIdentity(overrides: Partial<Identity> = {}): Identity {
+  return {
+    id: "entra:6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c:a1111111-1111-4111-8111-111111111111",
+    connection: "mercy-saml",
+    protocol: "saml",
+    issuer: "https://sts.windows.net/6f1c2b3a-8d4e-4f5a-9b6c-7d8e9f0a1b2c/",
+    subject: "persistent-subject",
+    email: "alice@example.org",
+    username: "alice@example.org",
+    name: "Alice Nguyen",
+    groups: ["g-cardiology", "g-staff"],
+    roles: ["Clinician"],
+    authMethods: ["urn:oasis:names:tc:SAML:2.0:ac:classes:Password"],
+    authenticatedAt: "2026-12-04T12:00:00.000Z",
+    claims: {},
+    ...overrides,
+  };
 }

@@ -150,7 +150,7 @@ export async function followProvider(
   throw new Error("too many redirects at the provider");
 }
 
-/** Asserts through GET /session that the jar holds no session (401). */
+/** Asserts through GET /session that the jar has no session (401). */
 export async function sessionStatus(app: Koa, jar: CookieJar): Promise<number> {
   const response = await appGet(app, jar, "/session");
   return response.status;
